@@ -1,0 +1,160 @@
+package access
+
+import "time"
+
+// GrantState is where a grant is in its life. See DESIGN.md.
+type GrantState string
+
+// Grant states. Revoked and Failed are final. RevokeFailed is not: access
+// that should be gone is retried until it is, or an admin resolves it.
+const (
+	GrantPending      GrantState = "pending"
+	GrantProvisioning GrantState = "provisioning"
+	GrantActive       GrantState = "active"
+	GrantRevoking     GrantState = "revoking"
+	GrantRevoked      GrantState = "revoked"
+	GrantFailed       GrantState = "failed"
+	GrantRevokeFailed GrantState = "revoke_failed"
+)
+
+// GrantStates lists every state, for validation of filters.
+var GrantStates = []GrantState{GrantPending, GrantProvisioning, GrantActive, GrantRevoking,
+	GrantRevoked, GrantFailed, GrantRevokeFailed}
+
+// Grant is access for one user to one entitlement, from one request.
+type Grant struct {
+	ID            string     `json:"id"`
+	RequestID     string     `json:"request_id"`
+	UserID        string     `json:"user_id"`
+	AppID         string     `json:"app_id"`
+	EntitlementID string     `json:"entitlement_id"`
+	State         GrantState `json:"state"`
+	// Duration is how long access lasts once active.
+	Duration time.Duration `json:"duration"`
+	// MaxDuration bounds one extension: an extension moves ExpiresAt to at
+	// most now+MaxDuration.
+	MaxDuration  time.Duration `json:"max_duration"`
+	ActivatedAt  time.Time     `json:"activated_at,omitzero"`
+	ExpiresAt    time.Time     `json:"expires_at,omitzero"`
+	RevokedAt    time.Time     `json:"revoked_at,omitzero"`
+	Attempts     int           `json:"attempts"`
+	LastError    string        `json:"last_error,omitempty"`
+	RevokeReason string        `json:"revoke_reason,omitempty"`
+	// ManualTask is set when a person must provision or revoke by hand
+	// (the manual connector); it holds what they are asked to do.
+	ManualTask string    `json:"manual_task,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	Version    int       `json:"version"`
+}
+
+// StartProvisioning marks an attempt to set up access.
+func (g *Grant) StartProvisioning(now time.Time) error {
+	if g.State != GrantPending && g.State != GrantProvisioning {
+		return transitionErr("grant %s is %s; only pending grants are provisioned", g.ID, g.State)
+	}
+	g.State = GrantProvisioning
+	g.Attempts++
+	g.UpdatedAt = now
+	return nil
+}
+
+// Activate records that access now exists; it expires Duration from now.
+func (g *Grant) Activate(now time.Time) error {
+	if g.State != GrantProvisioning && g.State != GrantPending {
+		return transitionErr("grant %s is %s, not provisioning", g.ID, g.State)
+	}
+	g.State = GrantActive
+	g.ActivatedAt = now
+	g.ExpiresAt = now.Add(g.Duration)
+	g.LastError = ""
+	g.ManualTask = ""
+	g.UpdatedAt = now
+	return nil
+}
+
+// Fail records a provisioning error; final marks the grant failed (no more
+// retries), otherwise it stays provisioning for the next attempt.
+func (g *Grant) Fail(msg string, final bool, now time.Time) error {
+	if g.State != GrantProvisioning && g.State != GrantPending {
+		return transitionErr("grant %s is %s, not provisioning", g.ID, g.State)
+	}
+	g.LastError = msg
+	if final {
+		g.State = GrantFailed
+	}
+	g.UpdatedAt = now
+	return nil
+}
+
+// Due reports whether an active grant has reached its expiry.
+func (g *Grant) Due(now time.Time) bool {
+	return g.State == GrantActive && !now.Before(g.ExpiresAt)
+}
+
+// BeginRevoke starts taking access away, for reason ("expired",
+// "revoked by <user>", "offboarded"). A grant still pending or
+// provisioning is failed instead, since nothing was granted yet; ok
+// reports whether a revocation must run.
+func (g *Grant) BeginRevoke(reason string, now time.Time) (ok bool, err error) {
+	switch g.State {
+	case GrantActive, GrantRevokeFailed, GrantRevoking:
+		g.State = GrantRevoking
+		if g.RevokeReason == "" {
+			g.RevokeReason = reason
+		}
+		g.UpdatedAt = now
+		return true, nil
+	case GrantPending, GrantProvisioning:
+		g.State = GrantFailed
+		g.LastError = "revoked before provisioning finished: " + reason
+		g.RevokeReason = reason
+		g.UpdatedAt = now
+		return false, nil
+	}
+	return false, transitionErr("grant %s is %s; there is nothing to revoke", g.ID, g.State)
+}
+
+// Revoked records that access is gone.
+func (g *Grant) Revoked(now time.Time) error {
+	if g.State != GrantRevoking && g.State != GrantRevokeFailed {
+		return transitionErr("grant %s is %s, not revoking", g.ID, g.State)
+	}
+	g.State = GrantRevoked
+	g.RevokedAt = now
+	g.LastError = ""
+	g.ManualTask = ""
+	g.UpdatedAt = now
+	return nil
+}
+
+// RevokeFailed records a revocation error. The grant stays revoke_failed
+// and is retried until it succeeds.
+func (g *Grant) RevokeFailed(msg string, now time.Time) error {
+	if g.State != GrantRevoking && g.State != GrantRevokeFailed {
+		return transitionErr("grant %s is %s, not revoking", g.ID, g.State)
+	}
+	g.State = GrantRevokeFailed
+	g.LastError = msg
+	g.UpdatedAt = now
+	return nil
+}
+
+// Extend moves the expiry of an active grant to now+d, which must not pass
+// max from now (zero max means no limit).
+func (g *Grant) Extend(d, max time.Duration, now time.Time) error {
+	if g.State != GrantActive {
+		return transitionErr("grant %s is %s; only active grants can be extended", g.ID, g.State)
+	}
+	if err := CheckDuration(d, max); err != nil {
+		return err
+	}
+	next := now.Add(d)
+	if !next.After(g.ExpiresAt) {
+		return Invalid("invalid extension", FieldError{Field: "duration",
+			Message: "the grant already lasts until " + g.ExpiresAt.Format(time.RFC3339)})
+	}
+	g.ExpiresAt = next
+	g.UpdatedAt = now
+	return nil
+}

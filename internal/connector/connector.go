@@ -1,0 +1,156 @@
+// Package connector is the seam between Sesame and the systems it grants
+// access in. A Connector must Grant and Revoke; listing accounts,
+// entitlements and grants, validating settings and health checks are
+// optional capabilities found by type assertion. The vocabulary mirrors
+// ConductorOne's baton: resource types, entitlements, grants.
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Target says who gets (or loses) what: one account, one entitlement.
+type Target struct {
+	// GrantID identifies the grant; connectors may use it as an
+	// idempotency key.
+	GrantID string
+	// UserID, Email and Name describe the person; connectors map them to
+	// an account in the target (an email, a login, an external id).
+	UserID string
+	Email  string
+	Name   string
+	// AppID and EntitlementKey name what is granted: the entitlement's key
+	// within the app ("admin", "team:platform").
+	AppID          string
+	EntitlementKey string
+	// ExpiresAt is when access ends (zero when unknown); connectors that
+	// can set an expiry in the target (VALID UNTIL, certificate validity)
+	// use it as a second line of defence.
+	ExpiresAt time.Time
+}
+
+// Connector provisions and revokes access in one target system. Both
+// methods are idempotent: granting what is already granted, or revoking
+// what is already gone, succeeds. Errors are retryable unless wrapped with
+// Permanent; a *PendingError means a person must finish the work.
+type Connector interface {
+	Grant(ctx context.Context, t Target) error
+	Revoke(ctx context.Context, t Target) error
+}
+
+// Account is an account in a target, as a sync sees it.
+type Account struct {
+	ExternalID string
+	Email      string
+	Name       string
+}
+
+// Entitlement is something grantable in a target, as a sync sees it.
+type Entitlement struct {
+	Key         string
+	Name        string
+	Description string
+}
+
+// GrantRecord is one (account, entitlement) pair present in a target.
+type GrantRecord struct {
+	AccountEmail   string
+	EntitlementKey string
+}
+
+// AccountLister lists the accounts in a target.
+type AccountLister interface {
+	ListAccounts(ctx context.Context) ([]Account, error)
+}
+
+// EntitlementLister lists what can be granted in a target.
+type EntitlementLister interface {
+	ListEntitlements(ctx context.Context) ([]Entitlement, error)
+}
+
+// GrantLister lists the access present in a target, for drift detection.
+type GrantLister interface {
+	ListGrants(ctx context.Context) ([]GrantRecord, error)
+}
+
+// HealthChecker reports whether a target is reachable with the settings.
+type HealthChecker interface {
+	HealthCheck(ctx context.Context) error
+}
+
+// ErrPermanent marks an error that retrying will not fix (bad settings, no
+// permission, unknown entitlement).
+var ErrPermanent = errors.New("permanent connector error")
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string        { return e.err.Error() }
+func (e *permanentError) Unwrap() []error      { return []error{e.err, ErrPermanent} }
+func (e *permanentError) Is(target error) bool { return target == ErrPermanent }
+
+// Permanent wraps err so that IsPermanent reports true. Nil stays nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err: err}
+}
+
+// IsPermanent reports whether err should not be retried.
+func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
+
+// PendingError means the connector handed the work to a person (Task says
+// what to do); the grant waits until someone marks it done.
+type PendingError struct{ Task string }
+
+func (e *PendingError) Error() string { return "waiting for a person: " + e.Task }
+
+// Factory builds a connector from an app's settings. It returns an error
+// naming the bad setting when settings are invalid.
+type Factory func(settings map[string]string) (Connector, error)
+
+// Registry maps connector type names to factories. It is built once in
+// cmd/sesame; there is no package-level registry.
+type Registry struct {
+	factories map[string]Factory
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{factories: map[string]Factory{}} }
+
+// Register adds a factory; registering a name twice panics (a wiring bug).
+func (r *Registry) Register(name string, f Factory) {
+	if _, dup := r.factories[name]; dup {
+		panic("connector: type registered twice: " + name)
+	}
+	r.factories[name] = f
+}
+
+// Types returns the registered type names.
+func (r *Registry) Types() []string {
+	out := make([]string, 0, len(r.factories))
+	for n := range r.factories {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Has reports whether a type is registered.
+func (r *Registry) Has(name string) bool { _, ok := r.factories[name]; return ok }
+
+// Open builds the connector of type name. Unknown types and invalid
+// settings are permanent errors.
+func (r *Registry) Open(name string, settings map[string]string) (Connector, error) {
+	f, ok := r.factories[name]
+	if !ok {
+		return nil, Permanent(fmt.Errorf("unknown connector type %q", name))
+	}
+	c, err := f(settings)
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("connector %s: %w", name, err))
+	}
+	return c, nil
+}

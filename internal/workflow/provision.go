@@ -1,0 +1,204 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sesame-access/sesame/internal/access"
+	"github.com/sesame-access/sesame/internal/connector"
+	"github.com/sesame-access/sesame/internal/store"
+)
+
+// RetryableError asks the job queue to try again later.
+type RetryableError struct{ Err error }
+
+func (e *RetryableError) Error() string { return e.Err.Error() }
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// target loads what a connector needs for g.
+func (s *Service) target(ctx context.Context, q store.Queries, g *access.Grant) (connector.Target, *access.App, error) {
+	u, err := q.UserGetByID(ctx, g.UserID)
+	if err != nil {
+		return connector.Target{}, nil, fmt.Errorf("load user %s: %w", g.UserID, err)
+	}
+	app, err := q.AppGetByID(ctx, g.AppID)
+	if err != nil {
+		return connector.Target{}, nil, fmt.Errorf("load app %s: %w", g.AppID, err)
+	}
+	_, key, _ := access.SplitEntitlementID(g.EntitlementID)
+	return connector.Target{GrantID: g.ID, UserID: u.ID, Email: u.Email, Name: u.Name,
+		AppID: app.ID, EntitlementKey: key, ExpiresAt: g.ExpiresAt}, app, nil
+}
+
+// Provision sets up access for grantID. It is
+// idempotent: a grant that is no longer pending or provisioning is left
+// alone. A retryable failure before the last attempt returns a
+// *RetryableError (the queue retries with backoff); a permanent failure or
+// the last attempt (counted on the grant, ProvisionAttempts) fails the grant, tells the requester and alerts the
+// app's owners. A connector that hands the work to a person leaves the
+// grant provisioning with a task.
+func (s *Service) Provision(ctx context.Context, grantID string) error {
+	var (
+		t   connector.Target
+		app *access.App
+		run bool
+	)
+	err := s.run(ctx, func(q store.Queries, fx *effects) error {
+		g, err := q.GrantGetByID(ctx, grantID, true)
+		if err != nil {
+			return err
+		}
+		if g.State != access.GrantPending && g.State != access.GrantProvisioning {
+			run = false
+			return nil
+		}
+		if g.ManualTask != "" {
+			run = false // waiting for a person
+			return nil
+		}
+		if err := g.StartProvisioning(fx.now); err != nil {
+			return err
+		}
+		if err := q.GrantUpdate(ctx, g); err != nil {
+			return err
+		}
+		t, app, err = s.target(ctx, q, g)
+		if err != nil {
+			return err
+		}
+		run = true
+		return nil
+	})
+	if err != nil || !run {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // nothing to do for a grant that does not exist
+		}
+		return err
+	}
+
+	conn, err := s.conns.Open(app.ConnectorType, app.ConnectorSettings)
+	if err == nil {
+		err = conn.Grant(ctx, t)
+	}
+	if ctx.Err() != nil {
+		// Shutting down mid-call: leave the grant provisioning; the retry
+		// (or the sweeper) runs it again, and Grant is idempotent.
+		return &RetryableError{Err: ctx.Err()}
+	}
+	var retry error
+	txErr := s.run(ctx, func(q store.Queries, fx *effects) error {
+		retry = nil
+		g, gerr := q.GrantGetByID(ctx, grantID, true)
+		if gerr != nil {
+			return gerr
+		}
+		if g.State != access.GrantProvisioning {
+			return nil // revoked or failed meanwhile
+		}
+		before := *g
+		var pending *connector.PendingError
+		switch {
+		case err == nil:
+			if err := s.activate(ctx, q, fx, g); err != nil {
+				return err
+			}
+			return fx.audit(ctx, q, access.SystemActor, "grant.provisioned", "grant", g.ID, &before, g, nil)
+		case errors.As(err, &pending):
+			g.ManualTask = pending.Task
+			g.UpdatedAt = fx.now
+			if err := q.GrantUpdate(ctx, g); err != nil {
+				return err
+			}
+			if err := fx.audit(ctx, q, access.SystemActor, "grant.task_created", "grant", g.ID, &before, g, map[string]any{"task": pending.Task}); err != nil {
+				return err
+			}
+			return s.notifyOwners(ctx, q, fx, app, access.NotifyManualTask, g, "grant", map[string]string{"task": pending.Task})
+		}
+		attempt := g.Attempts
+		final := connector.IsPermanent(err) || attempt >= s.provisionAttempts
+		if ferr := g.Fail(err.Error(), final, fx.now); ferr != nil {
+			return ferr
+		}
+		if uerr := q.GrantUpdate(ctx, g); uerr != nil {
+			return uerr
+		}
+		if !final {
+			retry = retryable(err)
+			return fx.audit(ctx, q, access.SystemActor, "grant.provision_attempt_failed", "grant", g.ID, nil, nil,
+				map[string]any{"attempt": attempt, "error": err.Error()})
+		}
+		if aerr := fx.audit(ctx, q, access.SystemActor, "grant.failed", "grant", g.ID, &before, g,
+			map[string]any{"attempt": attempt, "error": err.Error()}); aerr != nil {
+			return aerr
+		}
+		if nerr := fx.notify(ctx, q, access.NotifyGrantFailed, g.UserID, g.RequestID, g.ID, g.ID,
+			map[string]string{"error": err.Error()}); nerr != nil {
+			return nerr
+		}
+		if nerr := s.notifyOwners(ctx, q, fx, app, access.NotifyGrantFailed, g, "failed", map[string]string{"error": err.Error()}); nerr != nil {
+			return nerr
+		}
+		return s.settleRequest(ctx, q, fx, g.RequestID)
+	})
+	if txErr != nil {
+		return txErr
+	}
+	return retry
+}
+
+// retryable wraps a provisioning error that should be retried.
+func retryable(err error) error { return &RetryableError{Err: err} }
+
+// activate marks g active, schedules its revocation and tells the holder.
+func (s *Service) activate(ctx context.Context, q store.Queries, fx *effects, g *access.Grant) error {
+	if err := g.Activate(fx.now); err != nil {
+		return err
+	}
+	if err := q.GrantUpdate(ctx, g); err != nil {
+		return err
+	}
+	fx.revoke = append(fx.revoke, timedID{g.ID, g.ExpiresAt})
+	if err := fx.notify(ctx, q, access.NotifyGrantActive, g.UserID, g.RequestID, g.ID, g.ID,
+		map[string]string{"expires_at": g.ExpiresAt.Format("2006-01-02T15:04:05Z07:00")}); err != nil {
+		return err
+	}
+	return s.settleRequest(ctx, q, fx, g.RequestID)
+}
+
+// notifyOwners tells the app's owners (or, when it has none, nobody but
+// the audit log) about g.
+func (s *Service) notifyOwners(ctx context.Context, q store.Queries, fx *effects, app *access.App, kind access.NotificationKind, g *access.Grant, dedup string, data map[string]string) error {
+	for _, id := range app.Owners {
+		if err := fx.notify(ctx, q, kind, id, g.RequestID, g.ID, g.ID+"/"+dedup, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settleRequest derives the request's state from its grants and saves it
+// when it changed.
+func (s *Service) settleRequest(ctx context.Context, q store.Queries, fx *effects, requestID string) error {
+	r, err := q.RequestGetByID(ctx, requestID, true)
+	if err != nil {
+		return fmt.Errorf("load request %s: %w", requestID, err)
+	}
+	grants, err := q.GrantListByRequest(ctx, requestID)
+	if err != nil {
+		return fmt.Errorf("load grants: %w", err)
+	}
+	gs := make([]access.Grant, len(grants))
+	for i, g := range grants {
+		gs[i] = *g
+	}
+	before := r.State
+	if !r.Settle(gs, fx.now) {
+		return nil
+	}
+	if err := q.RequestUpdate(ctx, r); err != nil {
+		return fmt.Errorf("save request: %w", err)
+	}
+	return fx.audit(ctx, q, access.SystemActor, "request."+string(r.State), "request", r.ID, nil, nil,
+		map[string]any{"from": before, "to": r.State})
+}

@@ -1,0 +1,168 @@
+// Package workflow holds Sesame's use cases. Each one runs in a store
+// transaction: it loads what it needs, applies a domain transition, saves,
+// appends the audit event and writes the notifications (an outbox) in the
+// same transaction, then enqueues the follow-up jobs after commit. A lost
+// enqueue is harmless: Sweep finds due work that has no job.
+//
+// Front ends (API, Slack, web, CLI) call the use cases with the ID of an
+// authenticated actor; every eligibility rule is checked here and in the
+// domain, never trusted from the caller.
+package workflow
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sesame-access/sesame/internal/access"
+	"github.com/sesame-access/sesame/internal/clock"
+	"github.com/sesame-access/sesame/internal/connector"
+	"github.com/sesame-access/sesame/internal/policy"
+	"github.com/sesame-access/sesame/internal/store"
+)
+
+// Enqueuer schedules background jobs. Every method is idempotent: the same
+// job enqueued twice runs once (the job queue's uniqueness), and every job
+// is itself idempotent.
+type Enqueuer interface {
+	EnqueueProvision(ctx context.Context, grantID string) error
+	// EnqueueRevoke schedules the revocation of grantID at at (expiry).
+	EnqueueRevoke(ctx context.Context, grantID string, at time.Time) error
+	EnqueueDeliver(ctx context.Context, notificationID string) error
+	EnqueueTimeOut(ctx context.Context, requestID string, at time.Time) error
+	// EnqueueRemind schedules automatic reminder number n of requestID.
+	EnqueueRemind(ctx context.Context, requestID string, n int, at time.Time) error
+}
+
+// Policy evaluates approval rules; *policy.Engine implements it.
+type Policy interface {
+	Evaluate(ctx context.Context, dir policy.Directory, in policy.Input) (*policy.Plan, error)
+}
+
+// Notifier delivers one notification (a Slack DM, an email...). It returns
+// an error to have the delivery retried.
+type Notifier interface {
+	Deliver(ctx context.Context, n *access.Notification) error
+}
+
+// Config configures a Service. Store, Clock, Policy and Connectors are
+// required.
+type Config struct {
+	Store      store.Store
+	Clock      clock.Clock
+	Policy     Policy
+	Connectors *connector.Registry
+	// Notifier delivers notifications; nil marks them sent after logging
+	// (useful before Slack is configured).
+	Notifier Notifier
+	Logger   *slog.Logger
+	// ProvisionAttempts is how many times provisioning is tried before the
+	// grant fails (default 8).
+	ProvisionAttempts int
+	// StallAfter is how long a grant may sit pending or provisioning, or a
+	// notification pending, before Sweep re-enqueues it (default 2m).
+	StallAfter time.Duration
+	// ExpiringNotice is how long before expiry the requester is warned
+	// (default 15m).
+	ExpiringNotice time.Duration
+}
+
+// Service runs the use cases. Safe for concurrent use.
+type Service struct {
+	st       store.Store
+	clock    clock.Clock
+	policy   Policy
+	conns    *connector.Registry
+	notifier Notifier
+	log      *slog.Logger
+	enq      Enqueuer
+
+	provisionAttempts int
+	stallAfter        time.Duration
+	expiringNotice    time.Duration
+}
+
+// New validates cfg and returns a Service. Call SetEnqueuer before use.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Clock == nil || cfg.Policy == nil || cfg.Connectors == nil {
+		return nil, errors.New("workflow: Store, Clock, Policy and Connectors are required")
+	}
+	return &Service{
+		st:                cfg.Store,
+		clock:             cfg.Clock,
+		policy:            cfg.Policy,
+		conns:             cfg.Connectors,
+		notifier:          cfg.Notifier,
+		log:               cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		enq:               nopEnqueuer{},
+		provisionAttempts: cmp.Or(cfg.ProvisionAttempts, 8),
+		stallAfter:        cmp.Or(cfg.StallAfter, 2*time.Minute),
+		expiringNotice:    cmp.Or(cfg.ExpiringNotice, 15*time.Minute),
+	}, nil
+}
+
+// SetEnqueuer sets the job queue. The queue's workers call back into the
+// Service, so it is set after both exist; until then enqueues are dropped
+// and Sweep recovers them.
+func (s *Service) SetEnqueuer(e Enqueuer) { s.enq = e }
+
+// Store returns the service's store, for read-only front-end queries.
+func (s *Service) Store() store.Store { return s.st }
+
+// ProvisionAttempts is how many provisioning attempts a grant gets.
+func (s *Service) ProvisionAttempts() int { return s.provisionAttempts }
+
+// now is the clock's time at the precision every store keeps.
+func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
+
+// maxTxAttempts bounds retries of a transaction that lost an optimistic
+// concurrency race.
+const maxTxAttempts = 8
+
+// inTx runs fn in a transaction, retrying when an update lost a race
+// (store.ErrConflict from a Version check). fn must be safe to re-run.
+func (s *Service) inTx(ctx context.Context, fn func(q store.Queries) error) error {
+	var err error
+	for range maxTxAttempts {
+		err = s.st.InTx(ctx, fn)
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("gave up after %d conflicting attempts: %w", maxTxAttempts, err)
+}
+
+// loadActor returns the active user id. An unknown user is
+// CodeUnauthorized; an offboarded one CodeForbidden.
+func loadActor(ctx context.Context, q store.Queries, id string) (*access.User, error) {
+	u, err := q.UserGetByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, access.Errorf(access.CodeUnauthorized, "unknown user %q", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load actor: %w", err)
+	}
+	if !u.Active() {
+		return nil, access.Errorf(access.CodeForbidden, "user %s is %s", u.Email, u.Status)
+	}
+	return u, nil
+}
+
+// notFound maps store.ErrNotFound to a coded not-found error.
+func notFound(err error, kind, id string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return access.Errorf(access.CodeNotFound, "%s %s not found", kind, id)
+	}
+	return err
+}
+
+type nopEnqueuer struct{}
+
+func (nopEnqueuer) EnqueueProvision(context.Context, string) error              { return nil }
+func (nopEnqueuer) EnqueueRevoke(context.Context, string, time.Time) error      { return nil }
+func (nopEnqueuer) EnqueueDeliver(context.Context, string) error                { return nil }
+func (nopEnqueuer) EnqueueTimeOut(context.Context, string, time.Time) error     { return nil }
+func (nopEnqueuer) EnqueueRemind(context.Context, string, int, time.Time) error { return nil }

@@ -1,0 +1,290 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sesame-access/sesame/internal/access"
+	"github.com/sesame-access/sesame/internal/policy"
+	"github.com/sesame-access/sesame/internal/store"
+)
+
+// NotDueError means a job ran before its time (a clock difference, or an
+// extension): the queue should run it again at At.
+type NotDueError struct{ At time.Time }
+
+func (e *NotDueError) Error() string { return "not due until " + e.At.Format(time.RFC3339Nano) }
+
+// MaxDeliveryAttempts is how many times a notification is tried before it
+// is marked failed.
+const MaxDeliveryAttempts = 10
+
+// Deliver sends notificationID through the Notifier. A sent notification
+// is not sent again. Failures are counted and returned as *RetryableError
+// until MaxDeliveryAttempts, when the notification is marked failed.
+func (s *Service) Deliver(ctx context.Context, notificationID string) error {
+	n, err := s.st.NotificationGetByID(ctx, notificationID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if n.State != access.NotificationPending {
+		return nil
+	}
+	var sendErr error
+	if s.notifier != nil {
+		sendErr = s.notifier.Deliver(ctx, n)
+	} else {
+		s.log.InfoContext(ctx, "notification (no notifier configured)", "kind", n.Kind, "recipient", n.RecipientID, "request", n.RequestID, "grant", n.GrantID)
+	}
+	if sendErr != nil && ctx.Err() != nil {
+		return &RetryableError{Err: sendErr}
+	}
+	now := s.now()
+	n.Attempts++
+	switch {
+	case sendErr == nil:
+		n.State = access.NotificationSent
+		n.SentAt = now
+		n.LastError = ""
+	case n.Attempts >= MaxDeliveryAttempts:
+		n.State = access.NotificationFailed
+		n.LastError = sendErr.Error()
+	default:
+		n.LastError = sendErr.Error()
+	}
+	if err := s.st.NotificationUpdate(ctx, n); err != nil {
+		return fmt.Errorf("save notification: %w", err)
+	}
+	if sendErr != nil && n.State == access.NotificationPending {
+		return &RetryableError{Err: sendErr}
+	}
+	if n.State == access.NotificationFailed {
+		s.log.ErrorContext(ctx, "notification failed for good", "notification", n.ID, "kind", n.Kind, "err", sendErr)
+	}
+	return nil
+}
+
+// TimeOut ends requestID if it is still pending at its PendingUntil. An
+// early call returns *NotDueError.
+func (s *Service) TimeOut(ctx context.Context, requestID string) error {
+	var notDue error
+	err := s.run(ctx, func(q store.Queries, fx *effects) error {
+		notDue = nil
+		r, err := q.RequestGetByID(ctx, requestID, true)
+		if err != nil {
+			return err
+		}
+		if r.State != access.RequestPending {
+			return nil
+		}
+		if fx.now.Before(r.PendingUntil) {
+			notDue = &NotDueError{At: r.PendingUntil}
+			return nil
+		}
+		before := *r
+		if err := r.TimeOut(fx.now); err != nil {
+			return err
+		}
+		if err := q.RequestUpdate(ctx, r); err != nil {
+			return err
+		}
+		if err := fx.audit(ctx, q, access.SystemActor, "request.timed_out", "request", r.ID, &before, r, nil); err != nil {
+			return err
+		}
+		if err := fx.notify(ctx, q, access.NotifyRequestTimedOut, r.RequesterID, r.ID, "", r.ID, nil); err != nil {
+			return err
+		}
+		return s.notifyDecided(ctx, q, fx, r)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return notDue
+}
+
+// RemindAuto sends automatic reminder n (from 1) of a pending request, as
+// its policy's reminder settings say, and schedules the next one.
+func (s *Service) RemindAuto(ctx context.Context, requestID string, n int) error {
+	return s.run(ctx, func(q store.Queries, fx *effects) error {
+		r, err := q.RequestGetByID(ctx, requestID, true)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if r.State != access.RequestPending {
+			return nil // decided meanwhile
+		}
+		plan, err := s.planFor(ctx, q, r)
+		if err != nil {
+			return err
+		}
+		rm := plan.Reminders
+		if rm.After <= 0 || n > rm.Max {
+			return nil
+		}
+		// A re-run of this job (or a manual reminder just before it) finds a
+		// recent reminder and does nothing.
+		gap := rm.After
+		if rm.Every > 0 {
+			gap = min(gap, rm.Every)
+		}
+		if err := r.RecordReminder(fx.now, gap/2); err != nil {
+			if access.ErrorCode(err) == access.CodeRateLimited {
+				return nil
+			}
+			return err
+		}
+		if err := q.RequestUpdate(ctx, r); err != nil {
+			return err
+		}
+		if err := fx.audit(ctx, q, access.SystemActor, "request.reminded", "request", r.ID, nil, nil,
+			map[string]any{"count": r.RemindCount, "manual": false}); err != nil {
+			return err
+		}
+		if err := s.remindStep(ctx, q, fx, r); err != nil {
+			return err
+		}
+		if n < rm.Max && rm.Every > 0 {
+			fx.remind = append(fx.remind, remindJob{r.ID, n + 1, fx.now.Add(rm.Every)})
+		}
+		return nil
+	})
+}
+
+// planFor re-evaluates the policy of a stored request.
+func (s *Service) planFor(ctx context.Context, q store.Queries, r *access.Request) (*policy.Plan, error) {
+	u, err := q.UserGetByID(ctx, r.RequesterID)
+	if err != nil {
+		return nil, fmt.Errorf("load requester: %w", err)
+	}
+	app, err := q.AppGetByID(ctx, r.AppID)
+	if err != nil {
+		return nil, fmt.Errorf("load app: %w", err)
+	}
+	var ents []*access.Entitlement
+	for _, id := range r.EntitlementIDs {
+		e, err := q.EntitlementGetByID(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("load entitlement: %w", err)
+		}
+		ents = append(ents, e)
+	}
+	return s.policy.Evaluate(ctx, q, policy.Input{Requester: u, App: app, Entitlements: ents, Duration: r.Duration, Reason: r.Reason, Now: s.now()})
+}
+
+// SweepResult counts what one sweep found and enqueued.
+type SweepResult struct {
+	Revocations   int
+	Provisions    int
+	RetryRevokes  int
+	TimeOuts      int
+	Deliveries    int
+	ExpiryNotices int
+}
+
+// sweepBatch bounds each kind of work one sweep picks up.
+const sweepBatch = 1000
+
+// Sweep finds due work that may have lost its job (a crash between commit
+// and enqueue, a restart after downtime) and enqueues it; the queue's
+// uniqueness drops duplicates of jobs that still exist. Overdue
+// revocations come first. It also sends "expiring soon" notices.
+func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
+	var res SweepResult
+	now := s.now()
+	due, err := s.st.GrantListDue(ctx, now, sweepBatch)
+	if err != nil {
+		return res, fmt.Errorf("list due grants: %w", err)
+	}
+	for _, g := range due {
+		if err := s.enq.EnqueueRevoke(ctx, g.ID, g.ExpiresAt); err != nil {
+			return res, fmt.Errorf("enqueue revoke: %w", err)
+		}
+		res.Revocations++
+	}
+	stalled := now.Add(-s.stallAfter)
+	gs, err := s.st.GrantListStalled(ctx, []access.GrantState{access.GrantRevoking, access.GrantRevokeFailed}, stalled, sweepBatch)
+	if err != nil {
+		return res, fmt.Errorf("list stalled revocations: %w", err)
+	}
+	for _, g := range gs {
+		if g.ManualTask != "" {
+			continue
+		}
+		if err := s.enq.EnqueueRevoke(ctx, g.ID, g.ExpiresAt); err != nil {
+			return res, fmt.Errorf("enqueue revoke: %w", err)
+		}
+		res.RetryRevokes++
+	}
+	gs, err = s.st.GrantListStalled(ctx, []access.GrantState{access.GrantPending, access.GrantProvisioning}, stalled, sweepBatch)
+	if err != nil {
+		return res, fmt.Errorf("list stalled provisions: %w", err)
+	}
+	for _, g := range gs {
+		if g.ManualTask != "" {
+			continue
+		}
+		if err := s.enq.EnqueueProvision(ctx, g.ID); err != nil {
+			return res, fmt.Errorf("enqueue provision: %w", err)
+		}
+		res.Provisions++
+	}
+	rs, err := s.st.RequestListTimedOut(ctx, now, sweepBatch)
+	if err != nil {
+		return res, fmt.Errorf("list timed out requests: %w", err)
+	}
+	for _, r := range rs {
+		if err := s.enq.EnqueueTimeOut(ctx, r.ID, r.PendingUntil); err != nil {
+			return res, fmt.Errorf("enqueue timeout: %w", err)
+		}
+		res.TimeOuts++
+	}
+	ns, err := s.st.NotificationListPending(ctx, stalled, sweepBatch)
+	if err != nil {
+		return res, fmt.Errorf("list pending notifications: %w", err)
+	}
+	for _, n := range ns {
+		if err := s.enq.EnqueueDeliver(ctx, n.ID); err != nil {
+			return res, fmt.Errorf("enqueue delivery: %w", err)
+		}
+		res.Deliveries++
+	}
+	n, err := s.expiryNotices(ctx, now)
+	res.ExpiryNotices = n
+	return res, err
+}
+
+// expiryNotices warns holders of grants expiring within ExpiringNotice,
+// once per expiry.
+func (s *Service) expiryNotices(ctx context.Context, now time.Time) (int, error) {
+	soon, _, err := s.st.GrantList(ctx, store.GrantListParams{States: []access.GrantState{access.GrantActive},
+		ExpiringBefore: now.Add(s.expiringNotice), Page: store.Page{Limit: 500}})
+	if err != nil {
+		return 0, fmt.Errorf("list expiring grants: %w", err)
+	}
+	count := 0
+	for _, g := range soon {
+		if g.Due(now) {
+			continue
+		}
+		err := s.run(ctx, func(q store.Queries, fx *effects) error {
+			return fx.notify(ctx, q, access.NotifyGrantExpiring, g.UserID, g.RequestID, g.ID,
+				g.ID+"/"+g.ExpiresAt.Format(time.RFC3339Nano), map[string]string{"expires_at": g.ExpiresAt.Format(time.RFC3339)})
+		})
+		if err != nil {
+			return count, err
+		}
+		count++
+	}
+	return count, nil
+}
