@@ -1,0 +1,255 @@
+package jobs
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/sesame-access/sesame/internal/clock"
+	"github.com/sesame-access/sesame/internal/workflow"
+)
+
+// Config configures a Queue. Service and Clock are required.
+type Config struct {
+	Service Service
+	Clock   clock.Clock
+	Logger  *slog.Logger
+	// Workers is how many jobs run at once (default 10).
+	Workers int
+	// SweepInterval is how often the leader sweeps (default 15s).
+	SweepInterval time.Duration
+	// PollInterval is how often idle workers look for jobs (default
+	// 200ms; SQLite has no LISTEN/NOTIFY, so this bounds job latency).
+	PollInterval time.Duration
+	// ProvisionAttempts must match the workflow's; River's own attempt
+	// limit is set above it so the workflow decides when a grant fails.
+	ProvisionAttempts int
+	// RetryBase is the first retry delay, doubled at each attempt up to
+	// RetryMax (defaults 5s and 1h).
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	// Registerer receives the queue's metrics (nil: not registered).
+	Registerer prometheus.Registerer
+	// ID names this process's River client (default: River's).
+	ID string
+}
+
+// Queue enqueues and works jobs. It implements workflow.Enqueuer.
+type Queue struct {
+	svc     Service
+	clock   clock.Clock
+	log     *slog.Logger
+	metrics *metrics
+	cfg     Config
+
+	insert   func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+	start    func(ctx context.Context) error
+	stop     func(ctx context.Context) error
+	cancel   func(ctx context.Context) error
+	depth    func(ctx context.Context) (int, error)
+	events   func() (<-chan *river.Event, func())
+	stopSubs func()
+}
+
+var _ workflow.Enqueuer = (*Queue)(nil)
+
+func newQueue(cfg Config) (*Queue, error) {
+	if cfg.Service == nil || cfg.Clock == nil {
+		return nil, errors.New("jobs: Service and Clock are required")
+	}
+	cfg.Workers = cmp.Or(cfg.Workers, 10)
+	cfg.SweepInterval = cmp.Or(cfg.SweepInterval, 15*time.Second)
+	cfg.PollInterval = cmp.Or(cfg.PollInterval, 200*time.Millisecond)
+	cfg.ProvisionAttempts = cmp.Or(cfg.ProvisionAttempts, 8)
+	cfg.RetryBase = cmp.Or(cfg.RetryBase, 5*time.Second)
+	cfg.RetryMax = cmp.Or(cfg.RetryMax, time.Hour)
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Queue{svc: cfg.Service, clock: cfg.Clock, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), metrics: m, cfg: cfg}, nil
+}
+
+// NewSQLite builds a queue on SQLite. db must be a pool of one connection
+// (SetMaxOpenConns(1)) to the same database file as the store.
+func NewSQLite(db *sql.DB, cfg Config) (*Queue, error) {
+	q, err := newQueue(cfg)
+	if err != nil {
+		return nil, err
+	}
+	q.depth = func(ctx context.Context) (int, error) {
+		var n int
+		err := db.QueryRowContext(ctx, depthSQL).Scan(&n)
+		return n, err
+	}
+	return q, build(q, riversqlite.New(db))
+}
+
+// NewPostgres builds a queue on PostgreSQL.
+func NewPostgres(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
+	q, err := newQueue(cfg)
+	if err != nil {
+		return nil, err
+	}
+	q.depth = func(ctx context.Context) (int, error) {
+		var n int
+		err := pool.QueryRow(ctx, depthSQL).Scan(&n)
+		return n, err
+	}
+	return q, build(q, riverpgxv5.New(pool))
+}
+
+const depthSQL = `SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running')`
+
+// MigrateSQLite creates or upgrades River's tables on SQLite.
+func MigrateSQLite(ctx context.Context, db *sql.DB) error {
+	return migrate(ctx, riversqlite.New(db))
+}
+
+// MigratePostgres creates or upgrades River's tables on PostgreSQL.
+func MigratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
+	return migrate(ctx, riverpgxv5.New(pool))
+}
+
+func migrate[TTx any](ctx context.Context, d riverdriver.Driver[TTx]) error {
+	m, err := rivermigrate.New(d, &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("river migrator: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("river migrate: %w", err)
+	}
+	return nil
+}
+
+func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &provisionWorker{q: q})
+	river.AddWorker(workers, &revokeWorker{q: q})
+	river.AddWorker(workers, &deliverWorker{q: q})
+	river.AddWorker(workers, &timeOutWorker{q: q})
+	river.AddWorker(workers, &remindWorker{q: q})
+	river.AddWorker(workers, &sweepWorker{q: q})
+	client, err := river.NewClient(d, &river.Config{
+		ID:                q.cfg.ID,
+		Logger:            q.log.With("component", "river"),
+		Workers:           workers,
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.cfg.Workers}},
+		FetchPollInterval: q.cfg.PollInterval,
+		FetchCooldown:     min(q.cfg.PollInterval, 50*time.Millisecond),
+		RetryPolicy:       &backoff{q: q},
+		JobTimeout:        2 * time.Minute,
+		// A job whose process died is rescued after this long.
+		RescueStuckJobsAfter: 5 * time.Minute,
+		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(q.cfg.SweepInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, &river.InsertOpts{MaxAttempts: 1} },
+			&river.PeriodicJobOpts{RunOnStart: true})},
+	})
+	if err != nil {
+		return fmt.Errorf("river client: %w", err)
+	}
+	q.insert = func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+		_, err := client.Insert(ctx, args, opts)
+		return err
+	}
+	q.start = client.Start
+	q.stop = client.Stop
+	q.cancel = client.StopAndCancel
+	q.events = func() (<-chan *river.Event, func()) {
+		return client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobSnoozed, river.EventKindJobCancelled)
+	}
+	return nil
+}
+
+// clockTime adapts a clock.Clock to River's time generator.
+type clockTime struct{ c clock.Clock }
+
+func (t clockTime) Now() time.Time       { return t.c.Now() }
+func (t clockTime) NowOrNil() *time.Time { return nil }
+
+// backoff retries after RetryBase·2^(attempt-1), capped at RetryMax, with
+// ±10% jitter.
+type backoff struct{ q *Queue }
+
+func (b *backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	d := b.q.cfg.RetryBase
+	for i := 1; i < job.Attempt && d < b.q.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, b.q.cfg.RetryMax)
+	jitter := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10 //nolint:gosec // jitter needs no crypto
+	return b.q.clock.Now().Add(d + jitter)
+}
+
+// Start begins working jobs and sweeping (when leader).
+func (q *Queue) Start(ctx context.Context) error {
+	ch, cancel := q.events()
+	q.stopSubs = cancel
+	go q.metrics.consume(ch)
+	if err := q.start(ctx); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	return nil
+}
+
+// Stop lets running jobs finish until ctx is done, then cancels them
+// (they are retried later: every job is idempotent).
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		err = q.cancel(cctx)
+	}
+	if q.stopSubs != nil {
+		q.stopSubs()
+	}
+	return err
+}
+
+// Depth counts jobs waiting or running.
+func (q *Queue) Depth(ctx context.Context) (int, error) { return q.depth(ctx) }
+
+// EnqueueProvision implements workflow.Enqueuer.
+func (q *Queue) EnqueueProvision(ctx context.Context, grantID string) error {
+	return q.insert(ctx, ProvisionArgs{GrantID: grantID}, &river.InsertOpts{
+		MaxAttempts: q.cfg.ProvisionAttempts + 2, UniqueOpts: uniqueOpts()})
+}
+
+// EnqueueRevoke implements workflow.Enqueuer.
+func (q *Queue) EnqueueRevoke(ctx context.Context, grantID string, at time.Time) error {
+	return q.insert(ctx, RevokeArgs{GrantID: grantID, ExpiresAt: at.UTC()}, &river.InsertOpts{
+		ScheduledAt: at, MaxAttempts: 1000, Priority: 1, UniqueOpts: uniqueOpts()})
+}
+
+// EnqueueDeliver implements workflow.Enqueuer.
+func (q *Queue) EnqueueDeliver(ctx context.Context, notificationID string) error {
+	return q.insert(ctx, DeliverArgs{NotificationID: notificationID}, &river.InsertOpts{
+		MaxAttempts: workflow.MaxDeliveryAttempts + 2, Priority: 2, UniqueOpts: uniqueOpts()})
+}
+
+// EnqueueTimeOut implements workflow.Enqueuer.
+func (q *Queue) EnqueueTimeOut(ctx context.Context, requestID string, at time.Time) error {
+	return q.insert(ctx, TimeOutArgs{RequestID: requestID}, &river.InsertOpts{
+		ScheduledAt: at, MaxAttempts: 50, UniqueOpts: uniqueOpts()})
+}
+
+// EnqueueRemind implements workflow.Enqueuer.
+func (q *Queue) EnqueueRemind(ctx context.Context, requestID string, n int, at time.Time) error {
+	return q.insert(ctx, RemindArgs{RequestID: requestID, N: n}, &river.InsertOpts{
+		ScheduledAt: at, MaxAttempts: 5, Priority: 3, UniqueOpts: uniqueOpts()})
+}

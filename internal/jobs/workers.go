@@ -1,0 +1,97 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/sesame-access/sesame/internal/workflow"
+)
+
+// Service is what the workers call: *workflow.Service.
+type Service interface {
+	Provision(ctx context.Context, grantID string) error
+	Revoke(ctx context.Context, grantID string) error
+	Deliver(ctx context.Context, notificationID string) error
+	TimeOut(ctx context.Context, requestID string) error
+	RemindAuto(ctx context.Context, requestID string, n int) error
+	Sweep(ctx context.Context) (workflow.SweepResult, error)
+}
+
+// result maps a use case's error to River: not due yet snoozes until due;
+// anything else is returned for River's retry with backoff.
+func result(err error, now time.Time) error {
+	var nd *workflow.NotDueError
+	if errors.As(err, &nd) {
+		return river.JobSnooze(max(nd.At.Sub(now), time.Second))
+	}
+	return err
+}
+
+type provisionWorker struct {
+	river.WorkerDefaults[ProvisionArgs]
+	q *Queue
+}
+
+func (w *provisionWorker) Work(ctx context.Context, j *river.Job[ProvisionArgs]) error {
+	return result(w.q.svc.Provision(ctx, j.Args.GrantID), w.q.clock.Now())
+}
+
+type revokeWorker struct {
+	river.WorkerDefaults[RevokeArgs]
+	q *Queue
+}
+
+func (w *revokeWorker) Work(ctx context.Context, j *river.Job[RevokeArgs]) error {
+	err := w.q.svc.Revoke(ctx, j.Args.GrantID)
+	if err == nil {
+		w.q.metrics.observeRevokeLag(w.q.clock.Now().Sub(j.Args.ExpiresAt))
+	}
+	return result(err, w.q.clock.Now())
+}
+
+type deliverWorker struct {
+	river.WorkerDefaults[DeliverArgs]
+	q *Queue
+}
+
+func (w *deliverWorker) Work(ctx context.Context, j *river.Job[DeliverArgs]) error {
+	return result(w.q.svc.Deliver(ctx, j.Args.NotificationID), w.q.clock.Now())
+}
+
+type timeOutWorker struct {
+	river.WorkerDefaults[TimeOutArgs]
+	q *Queue
+}
+
+func (w *timeOutWorker) Work(ctx context.Context, j *river.Job[TimeOutArgs]) error {
+	return result(w.q.svc.TimeOut(ctx, j.Args.RequestID), w.q.clock.Now())
+}
+
+type remindWorker struct {
+	river.WorkerDefaults[RemindArgs]
+	q *Queue
+}
+
+func (w *remindWorker) Work(ctx context.Context, j *river.Job[RemindArgs]) error {
+	return result(w.q.svc.RemindAuto(ctx, j.Args.RequestID, j.Args.N), w.q.clock.Now())
+}
+
+type sweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
+	q *Queue
+}
+
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
+	res, err := w.q.svc.Sweep(ctx)
+	if err != nil {
+		return err
+	}
+	if res != (workflow.SweepResult{}) {
+		w.q.log.InfoContext(ctx, "sweep enqueued due work", "revocations", res.Revocations, "retry_revokes", res.RetryRevokes,
+			"provisions", res.Provisions, "timeouts", res.TimeOuts, "deliveries", res.Deliveries, "expiry_notices", res.ExpiryNotices)
+	}
+	return nil
+}
