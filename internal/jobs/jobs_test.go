@@ -1,0 +1,238 @@
+package jobs_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sesame-access/sesame/internal/access"
+	"github.com/sesame-access/sesame/internal/clock"
+	"github.com/sesame-access/sesame/internal/connector"
+	"github.com/sesame-access/sesame/internal/connector/fake"
+	"github.com/sesame-access/sesame/internal/jobs"
+	"github.com/sesame-access/sesame/internal/policy"
+	"github.com/sesame-access/sesame/internal/store"
+	"github.com/sesame-access/sesame/internal/store/postgres"
+	"github.com/sesame-access/sesame/internal/store/sqlite"
+	"github.com/sesame-access/sesame/internal/workflow"
+)
+
+type testBundle struct {
+	st      store.Store
+	svc     *workflow.Service
+	q       *jobs.Queue
+	backend *fake.Backend
+}
+
+// newQueueFunc opens a store and a queue on one fresh database.
+type newQueueFunc func(t *testing.T, cfg jobs.Config) (store.Store, *jobs.Queue)
+
+func sqliteQueue(t *testing.T, cfg jobs.Config) (store.Store, *jobs.Queue) {
+	path := filepath.Join(t.TempDir(), "sesame.db")
+	st, err := sqlite.Open(t.Context(), path)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	db, err := sql.Open(sqlite.DriverName, sqlite.DSN(path))
+	require.NoError(t, err)
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	require.NoError(t, jobs.MigrateSQLite(t.Context(), db))
+	q, err := jobs.NewSQLite(db, cfg)
+	require.NoError(t, err)
+	return st, q
+}
+
+func postgresQueue(t *testing.T, cfg jobs.Config) (store.Store, *jobs.Queue) {
+	url := postgres.TestURL(t)
+	pool, err := postgres.OpenPool(t.Context(), url)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	st, err := postgres.FromPool(t.Context(), pool)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	require.NoError(t, jobs.MigratePostgres(t.Context(), pool))
+	q, err := jobs.NewPostgres(pool, cfg)
+	require.NoError(t, err)
+	return st, q
+}
+
+func drivers() map[string]newQueueFunc {
+	return map[string]newQueueFunc{"sqlite": sqliteQueue, "postgres": postgresQueue}
+}
+
+// lazyService lets the queue be built before the service exists.
+type lazyService struct {
+	svc atomic.Pointer[workflow.Service]
+}
+
+func (l *lazyService) Provision(ctx context.Context, id string) error {
+	return l.svc.Load().Provision(ctx, id)
+}
+func (l *lazyService) Revoke(ctx context.Context, id string) error {
+	return l.svc.Load().Revoke(ctx, id)
+}
+func (l *lazyService) Deliver(ctx context.Context, id string) error {
+	return l.svc.Load().Deliver(ctx, id)
+}
+func (l *lazyService) TimeOut(ctx context.Context, id string) error {
+	return l.svc.Load().TimeOut(ctx, id)
+}
+func (l *lazyService) RemindAuto(ctx context.Context, id string, n int) error {
+	return l.svc.Load().RemindAuto(ctx, id, n)
+}
+func (l *lazyService) Sweep(ctx context.Context) (workflow.SweepResult, error) {
+	return l.svc.Load().Sweep(ctx)
+}
+
+func setup(t *testing.T, newQ newQueueFunc) *testBundle {
+	t.Helper()
+	lazy := &lazyService{}
+	st, q := newQ(t, jobs.Config{Service: lazy, Clock: clock.Real{}, PollInterval: 50 * time.Millisecond,
+		SweepInterval: 500 * time.Millisecond, ProvisionAttempts: 3, RetryBase: 100 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+	b := &testBundle{st: st, q: q, backend: fake.NewBackend()}
+	reg := connector.NewRegistry()
+	reg.Register(fake.TypeName, b.backend.Factory())
+	engine, err := policy.New([]policy.Policy{{ID: "default", Default: true,
+		Steps: []policy.StepRule{{Name: "owners", Approvers: policy.ApproverRule{AppOwners: true}}}}}, 0)
+	require.NoError(t, err)
+	svc, err := workflow.New(workflow.Config{Store: st, Clock: clock.Real{}, Policy: engine, Connectors: reg,
+		ProvisionAttempts: 3, StallAfter: time.Second})
+	require.NoError(t, err)
+	lazy.svc.Store(svc)
+	svc.SetEnqueuer(q)
+	b.svc = svc
+
+	ctx := t.Context()
+	now := clock.Real{}.Now()
+	for _, id := range []string{"alice", "bob"} {
+		require.NoError(t, st.UserUpsert(ctx, &access.User{ID: id, Email: id + "@example.com", Name: id, Status: access.UserActive, CreatedAt: now, UpdatedAt: now}))
+	}
+	require.NoError(t, st.AppUpsert(ctx, &access.App{ID: "github", Name: "GitHub", ConnectorType: fake.TypeName, Owners: []string{"bob"}, Source: access.SourceConfig, CreatedAt: now, UpdatedAt: now}))
+	require.NoError(t, st.EntitlementUpsert(ctx, &access.Entitlement{ID: "github:admin", AppID: "github", Key: "admin", Name: "Admin", Requestable: true, Risk: access.RiskHigh, CreatedAt: now, UpdatedAt: now}))
+
+	require.NoError(t, q.Start(ctx))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, q.Stop(ctx))
+	})
+	return b
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second) //nolint:forbidigo // a real-time wait on River
+	for !cond() {
+		if time.Now().After(deadline) { //nolint:forbidigo // see above
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (b *testBundle) grantState(t *testing.T, reqID string) access.GrantState {
+	gs, err := b.st.GrantListByRequest(t.Context(), reqID)
+	require.NoError(t, err)
+	if len(gs) == 0 {
+		return ""
+	}
+	return gs[0].State
+}
+
+// TestQueueRunsTheLifecycle drives a request through River: approval
+// enqueues provisioning, provisioning schedules revocation at expiry, and
+// notifications are delivered, each exactly once.
+func TestQueueRunsTheLifecycle(t *testing.T) {
+	t.Parallel()
+	for name, newQ := range drivers() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, newQ)
+			ctx := t.Context()
+			r, err := b.svc.Submit(ctx, "alice", workflow.SubmitParams{Entitlements: []string{"github:admin"}, Duration: 2 * time.Second, Reason: "incident"})
+			require.NoError(t, err)
+			_, err = b.svc.Decide(ctx, "bob", workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
+			require.NoError(t, err)
+			waitFor(t, "grant active", func() bool { return b.grantState(t, r.ID) == access.GrantActive })
+			require.True(t, b.backend.Has("github", "alice@example.com", "admin"))
+			waitFor(t, "grant revoked at expiry", func() bool { return b.grantState(t, r.ID) == access.GrantRevoked })
+			require.False(t, b.backend.Has("github", "alice@example.com", "admin"))
+			gs, err := b.st.GrantListByRequest(ctx, r.ID)
+			require.NoError(t, err)
+			lag := gs[0].RevokedAt.Sub(gs[0].ExpiresAt)
+			require.Less(t, lag, 2*time.Second, "revoked within 2s of expiry")
+			grants, revokes := b.backend.Counts()
+			require.Equal(t, 1, grants)
+			require.Equal(t, 1, revokes)
+			waitFor(t, "notifications delivered", func() bool {
+				ns, err := b.st.NotificationListByRequest(ctx, r.ID)
+				require.NoError(t, err)
+				for _, n := range ns {
+					if n.State != access.NotificationSent {
+						return false
+					}
+				}
+				return len(ns) >= 5
+			})
+			ns, err := b.st.NotificationListByRequest(ctx, r.ID)
+			require.NoError(t, err)
+			for _, n := range ns {
+				require.Equal(t, 1, n.Attempts, "%s delivered once", n.Kind)
+			}
+		})
+	}
+}
+
+// TestQueueRetriesThenFails checks River retries provisioning with backoff
+// and the workflow fails the grant after its attempts.
+func TestQueueRetriesThenFails(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqliteQueue)
+	ctx := t.Context()
+	var calls atomic.Int32
+	b.backend.GrantFunc = func(connector.Target) error {
+		calls.Add(1)
+		return errors.New("target down")
+	}
+	r, err := b.svc.Submit(ctx, "alice", workflow.SubmitParams{Entitlements: []string{"github:admin"}, Duration: time.Hour, Reason: "incident"})
+	require.NoError(t, err)
+	_, err = b.svc.Decide(ctx, "bob", workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
+	require.NoError(t, err)
+	waitFor(t, "grant failed", func() bool { return b.grantState(t, r.ID) == access.GrantFailed })
+	require.Equal(t, int32(3), calls.Load())
+}
+
+// TestSweeperRecoversLostJobs stores approved work without enqueueing it
+// (as after a crash between commit and enqueue) and checks the periodic
+// sweep provisions it.
+func TestSweeperRecoversLostJobs(t *testing.T) {
+	t.Parallel()
+	for name, newQ := range drivers() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, newQ)
+			ctx := t.Context()
+			b.svc.SetEnqueuer(dropAll{})
+			r, err := b.svc.Submit(ctx, "alice", workflow.SubmitParams{Entitlements: []string{"github:admin"}, Duration: time.Hour, Reason: "incident"})
+			require.NoError(t, err)
+			_, err = b.svc.Decide(ctx, "bob", workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
+			require.NoError(t, err)
+			b.svc.SetEnqueuer(b.q)
+			waitFor(t, "sweeper provisions the lost grant", func() bool { return b.grantState(t, r.ID) == access.GrantActive })
+		})
+	}
+}
+
+type dropAll struct{}
+
+func (dropAll) EnqueueProvision(context.Context, string) error              { return nil }
+func (dropAll) EnqueueRevoke(context.Context, string, time.Time) error      { return nil }
+func (dropAll) EnqueueDeliver(context.Context, string) error                { return nil }
+func (dropAll) EnqueueTimeOut(context.Context, string, time.Time) error     { return nil }
+func (dropAll) EnqueueRemind(context.Context, string, int, time.Time) error { return nil }
