@@ -56,9 +56,19 @@ type Entitlement struct {
 }
 
 // GrantRecord is one (account, entitlement) pair present in a target.
+// Account is the account's name in the target (a login, a DN, a user
+// id); AccountEmail is set when the target knows it.
 type GrantRecord struct {
+	Account        string
 	AccountEmail   string
 	EntitlementKey string
+}
+
+// AccountMapper names the account a target's person has in the system
+// (for connectors whose accounts are not emails: a database login derived
+// from the email, an LDAP DN).
+type AccountMapper interface {
+	AccountFor(t Target) string
 }
 
 // AccountLister lists the accounts in a target.
@@ -153,4 +163,32 @@ func (r *Registry) Open(name string, settings map[string]string) (Connector, err
 		return nil, Permanent(fmt.Errorf("connector %s: %w", name, err))
 	}
 	return c, nil
+}
+
+// Credentials are secrets a connector made for one grant (a temporary
+// database password, an SSH certificate). Sesame hands them to the
+// requester once and never stores them in clear.
+type Credentials struct {
+	// Kind says what they are ("password", "ssh-certificate").
+	Kind string
+	// Username is the login to use, when there is one.
+	Username string
+	// Secret is the password, certificate or key material.
+	Secret string
+	// Hint tells the requester how to use them ("psql -h db -U ...").
+	Hint string
+}
+
+// CredentialIssuer is a connector whose grants create credentials rather
+// than (or as well as) changing an existing account. IssueGrant replaces
+// Grant for it; calling it again for the same grant returns fresh
+// credentials for the same access.
+type CredentialIssuer interface {
+	IssueGrant(ctx context.Context, t Target) (Credentials, error)
+}
+
+// SettingsValidator checks settings without connecting anywhere (for
+// `sesame config validate`); the Factory calls it too.
+type SettingsValidator interface {
+	ValidateSettings(settings map[string]string) error
 }

@@ -182,3 +182,18 @@ func (b *Backend) Granted() []string {
 	sort.Strings(out)
 	return out
 }
+
+// ListGrants implements connector.GrantLister. The fake does not know
+// which app it serves, so it lists the pairs of every app.
+func (c *Connector) ListGrants(_ context.Context) ([]connector.GrantRecord, error) {
+	c.b.mu.Lock()
+	defer c.b.mu.Unlock()
+	var out []connector.GrantRecord
+	for _, m := range c.b.granted {
+		for k := range m {
+			email, ent, _ := strings.Cut(k, "\x00")
+			out = append(out, connector.GrantRecord{Account: email, AccountEmail: email, EntitlementKey: ent})
+		}
+	}
+	return out, nil
+}
