@@ -109,6 +109,10 @@ func New(cfg Config) (*Service, error) {
 // and Sweep recovers them.
 func (s *Service) SetEnqueuer(e Enqueuer) { s.enq = e }
 
+// SetNotifier sets how notifications are delivered (the Slack bot is
+// built after the Service it calls). Call before starting the job queue.
+func (s *Service) SetNotifier(n Notifier) { s.notifier = n }
+
 // Store returns the service's store, for read-only front-end queries.
 func (s *Service) Store() store.Store { return s.st }
 
