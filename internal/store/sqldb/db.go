@@ -1,0 +1,153 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/sesame-access/sesame/internal/store"
+)
+
+// Dialect describes what differs between the databases DB runs on.
+type Dialect struct {
+	// Name is what Store.Dialect returns: "sqlite" or "postgres".
+	Name string
+	// Goose is the goose dialect of the migrations.
+	Goose goose.Dialect
+	// NumberedParams rewrites the ? placeholders of every query to $1, $2,
+	// ... (PostgreSQL). Queries never contain a literal question mark.
+	NumberedParams bool
+	// RowLocks appends FOR UPDATE to reads that lock. Without row locks the
+	// transaction itself must hold the write lock from BEGIN (SQLite's
+	// BEGIN IMMEDIATE).
+	RowLocks bool
+	// TextTimes stores times as fixed-width TEXT instead of handing
+	// time.Time values to the driver (for timestamptz columns).
+	TextTimes bool
+	// IsUniqueViolation reports whether err is a unique or primary key
+	// violation. It must not be nil.
+	IsUniqueViolation func(error) bool
+}
+
+// Config configures New.
+type Config struct {
+	Dialect Dialect
+	// Migrations holds the dialect's goose migrations (*.sql at its root).
+	Migrations fs.FS
+	// GooseOptions are extra goose provider options (a session locker on
+	// PostgreSQL). Goose logs nothing unless an option sets a logger.
+	GooseOptions []goose.ProviderOption
+	// OnClose, if set, runs after the *sql.DB is closed (to close a pool
+	// the adapter owns).
+	OnClose func()
+}
+
+// DB is a store.Store on a *sql.DB. Its Queries methods run outside a
+// transaction; InTx gives fn the same methods on a *sql.Tx. A DB is safe for
+// concurrent use.
+type DB struct {
+	queries
+	sqlDB   *sql.DB
+	dialect Dialect
+	goose   *goose.Provider
+	onClose func()
+}
+
+var _ store.Store = (*DB)(nil)
+
+// New wraps db. It does no I/O: call Migrate before use. Close closes db.
+func New(db *sql.DB, cfg Config) (*DB, error) {
+	if cfg.Dialect.Name == "" || cfg.Dialect.IsUniqueViolation == nil {
+		return nil, errors.New("sqldb: dialect needs a Name and IsUniqueViolation")
+	}
+	opts := append([]goose.ProviderOption{goose.WithLogger(goose.NopLogger())}, cfg.GooseOptions...)
+	p, err := goose.NewProvider(cfg.Dialect.Goose, db, cfg.Migrations, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("sqldb: migrations: %w", err)
+	}
+	d := &DB{sqlDB: db, dialect: cfg.Dialect, goose: p, onClose: cfg.OnClose}
+	d.queries = queries{db: d, ex: db}
+	return d, nil
+}
+
+// Migrate applies every pending migration. Concurrent callers on one
+// database are safe only with a goose locker (PostgreSQL adapters pass one).
+func (db *DB) Migrate(ctx context.Context) error {
+	if _, err := db.goose.Up(ctx); err != nil {
+		return fmt.Errorf("migrate %s: %w", db.dialect.Name, err)
+	}
+	return nil
+}
+
+// InTx runs fn in one transaction: it commits if fn returns nil and rolls
+// back if fn returns an error or panics (the panic continues). The Queries
+// given to fn must not be used after fn returns. Nested InTx is not
+// supported.
+func (db *DB) InTx(ctx context.Context, fn func(q store.Queries) error) error {
+	return db.inTx(ctx, func(q *queries) error { return fn(q) })
+}
+
+func (db *DB) inTx(ctx context.Context, fn func(q *queries) error) error {
+	tx, err := db.sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			// The panic is what matters; the rollback only frees the
+			// connection, and its error could not be reported anyway.
+			_ = tx.Rollback() //nolint:errcheck // see above
+			panic(p)
+		}
+	}()
+	if err := fn(&queries{db: db, ex: tx, tx: tx}); err != nil {
+		// ErrTxDone: a cancelled ctx already rolled the transaction back.
+		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Ping checks the database answers and has no pending migration.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping %s: %w", db.dialect.Name, err)
+	}
+	pending, err := db.goose.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("ping %s: migrations: %w", db.dialect.Name, err)
+	}
+	if pending {
+		return fmt.Errorf("ping %s: migrations are pending", db.dialect.Name)
+	}
+	return nil
+}
+
+// Dialect returns the dialect name, "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect.Name }
+
+// SQL returns the underlying *sql.DB, for code that shares the connection
+// pool (a job queue on the same database). Store data is only written
+// through the Store methods.
+func (db *DB) SQL() *sql.DB { return db.sqlDB }
+
+// Close closes the database, then runs Config.OnClose.
+func (db *DB) Close() error {
+	err := db.sqlDB.Close()
+	if db.onClose != nil {
+		db.onClose()
+	}
+	if err != nil {
+		return fmt.Errorf("close %s: %w", db.dialect.Name, err)
+	}
+	return nil
+}

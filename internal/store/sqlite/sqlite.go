@@ -1,0 +1,114 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/sesame-access/sesame/internal/store/sqldb"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// DriverName is the database/sql driver DSN is for.
+const DriverName = "sqlite"
+
+// DSN returns the modernc.org/sqlite data source name for the database file
+// at path, with the settings the store relies on: WAL journal, 10 s busy
+// timeout, foreign keys, synchronous NORMAL and BEGIN IMMEDIATE
+// transactions. Use it with sql.Open(DriverName, DSN(path)) to open a second
+// *sql.DB on the same file (River's), so that both agree on locking.
+func DSN(path string) string {
+	u := url.URL{Path: path}
+	return "file:" + u.EscapedPath() + "?" +
+		"_pragma=busy_timeout(10000)" +
+		"&_pragma=journal_mode(WAL)" +
+		"&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(NORMAL)" +
+		"&_txlock=immediate"
+}
+
+// dialect is SQLite's: ? placeholders, no row locks (a transaction holds
+// the write lock from BEGIN IMMEDIATE), times as TEXT.
+func dialect() sqldb.Dialect {
+	return sqldb.Dialect{
+		Name:              "sqlite",
+		Goose:             goose.DialectSQLite3,
+		TextTimes:         true,
+		IsUniqueViolation: isUniqueViolation,
+	}
+}
+
+func isUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// Open opens (creating it and its directory if needed) the database file at
+// path and applies pending migrations. Close the store when done.
+func Open(ctx context.Context, path string) (*sqldb.DB, error) {
+	if path == "" {
+		return nil, errors.New("open sqlite: empty path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	db, err := sql.Open(DriverName, DSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	st, err := open(ctx, db)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open sqlite %s: %w", path, err), db.Close())
+	}
+	return st, nil
+}
+
+func open(ctx context.Context, db *sql.DB) (*sqldb.DB, error) {
+	if err := db.PingContext(ctx); err != nil {
+		return nil, err
+	}
+	migrations, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqldb.New(db, sqldb.Config{Dialect: dialect(), Migrations: migrations})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// OpenTest opens a migrated store in a new file under t.TempDir() and
+// closes it when the test ends. For tests of packages that need a store.
+func OpenTest(tb testing.TB) *sqldb.DB {
+	tb.Helper()
+	st, err := Open(tb.Context(), filepath.Join(tb.TempDir(), "sesame.db"))
+	if err != nil {
+		tb.Fatalf("sqlite.OpenTest: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			tb.Errorf("sqlite.OpenTest: %v", err)
+		}
+	})
+	return st
+}
