@@ -1,0 +1,39 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"testing"
+)
+
+// FuzzLoad feeds arbitrary bytes to Parse: it must not panic, and its
+// error must be nil (with a Config) or a *ValidationError with problems.
+func FuzzLoad(f *testing.F) {
+	example, err := os.ReadFile("../../examples/sesame.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{
+		string(example), string(DemoYAML()), goodConfig, minimal, secretConfig, "",
+		"server: {addr: [1, 2\n", "a: &a [*a, *a]\nb: &b {<<: *b}\n", "log: {<<: [{level: debug}, {format: json}]}\n",
+		"catalog: {apps: &x [*x]}\n", "---\n---\n", "\t", "users: [{email: a@b.c, manager: a@b.c}]",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("fuzz.yaml", data, nil)
+		if err == nil {
+			if c == nil {
+				t.Fatal("nil Config without an error")
+			}
+			return
+		}
+		var ve *ValidationError
+		if !errors.As(err, &ve) || len(ve.Problems) == 0 {
+			t.Fatalf("error is not a *ValidationError with problems: %T %v", err, err)
+		}
+		if c != nil {
+			t.Fatal("a Config with an error")
+		}
+	})
+}
