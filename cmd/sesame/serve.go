@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sesame-access/sesame/internal/catalog"
+	"github.com/sesame-access/sesame/internal/clock"
+	"github.com/sesame-access/sesame/internal/config"
+	"github.com/sesame-access/sesame/internal/connector"
+	"github.com/sesame-access/sesame/internal/connector/fake"
+	"github.com/sesame-access/sesame/internal/connector/manual"
+	"github.com/sesame-access/sesame/internal/jobs"
+	"github.com/sesame-access/sesame/internal/policy"
+	"github.com/sesame-access/sesame/internal/store"
+	"github.com/sesame-access/sesame/internal/telemetry"
+	"github.com/sesame-access/sesame/internal/web/api"
+	"github.com/sesame-access/sesame/internal/workflow"
+)
+
+// Main is the server: ParseFlags reads the command line and config, Run
+// builds and starts everything, Close stops it. Tests run a Main on port
+// 0 against a temporary database.
+type Main struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Clock          clock.Clock
+
+	Config *config.Config
+	Logger *slog.Logger
+	// Fake is the shared backend of the "fake" connector.
+	Fake *fake.Backend
+
+	db       *database
+	queue    *jobs.Queue
+	svc      *workflow.Service
+	server   *http.Server
+	listener net.Listener
+	serveErr chan error
+}
+
+// NewMain returns a Main writing to stdout and stderr and reading the
+// environment through getenv.
+func NewMain(stdout, stderr io.Writer, getenv func(string) string) *Main {
+	return &Main{Stdout: stdout, Stderr: stderr, Getenv: getenv, Clock: clock.Real{}, Fake: fake.NewBackend()}
+}
+
+// registry returns the connector types Sesame ships.
+func (m *Main) registry() *connector.Registry {
+	reg := connector.NewRegistry()
+	reg.Register(fake.TypeName, m.Fake.Factory())
+	reg.Register(manual.TypeName, manual.New)
+	return reg
+}
+
+// loadOptions validates connector types and settings against the registry.
+func loadOptions(reg *connector.Registry) config.LoadOptions {
+	return config.LoadOptions{
+		ConnectorTypes: reg.Types(),
+		ValidateConnector: func(typ string, settings map[string]string) error {
+			_, err := reg.Open(typ, settings)
+			return err
+		},
+	}
+}
+
+// ParseFlags reads serve's flags and loads the configuration.
+func (m *Main) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	configPath := fs.String("config", m.Getenv("SESAME_CONFIG"), "configuration file (env SESAME_CONFIG); none: defaults, env and the demo catalog")
+	addr := fs.String("addr", "", "listen address, overrides server.addr (default 127.0.0.1:8080)")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log.level)")
+	logFormat := fs.String("log-format", "", "auto, text or json (overrides log.format)")
+	fs.Usage = func() {
+		fmt.Fprint(m.Stderr, "Usage: sesame serve [--config FILE] [--addr HOST:PORT] [--log-level LEVEL]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := loadOptions(m.registry()).Load(*configPath, m.Getenv)
+	if err != nil {
+		return err
+	}
+	if *addr != "" {
+		cfg.Server.Addr = *addr
+	}
+	if *logLevel != "" {
+		cfg.Log.Level = *logLevel
+	}
+	if *logFormat != "" {
+		cfg.Log.Format = *logFormat
+	}
+	m.Config = cfg
+	return nil
+}
+
+// Run opens the database, migrates, syncs the catalog, starts the job
+// queue and the HTTP server, and returns once it is listening. Call Close
+// to stop.
+func (m *Main) Run(ctx context.Context) (err error) {
+	cfg := m.Config
+	if m.Logger == nil {
+		m.Logger = telemetry.NewLogger(m.Stderr, cfg.Log.Format, cfg.Log.Level)
+	}
+	log := m.Logger
+	defer func() {
+		if err != nil {
+			_ = m.Close() //nolint:errcheck // the start-up error matters more
+		}
+	}()
+
+	m.db, err = openDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	sum, err := catalog.Sync(ctx, m.db.store, cfg, m.Clock.Now())
+	if err != nil {
+		return fmt.Errorf("sync catalog: %w", err)
+	}
+	engine, err := policy.New(cfg.Policies, cfg.Org.MaxDuration)
+	if err != nil {
+		return fmt.Errorf("policies: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	m.svc, err = workflow.New(workflow.Config{
+		Store:      m.db.store,
+		Clock:      m.Clock,
+		Policy:     engine,
+		Connectors: m.registry(),
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+	m.queue, err = m.db.newQueue(jobs.Config{
+		Service:           m.svc,
+		Clock:             m.Clock,
+		Logger:            log,
+		ProvisionAttempts: m.svc.ProvisionAttempts(),
+		Registerer:        reg,
+	})
+	if err != nil {
+		return err
+	}
+	m.svc.SetEnqueuer(m.queue)
+	if err := m.queue.Start(ctx); err != nil {
+		return err
+	}
+	reg.MustRegister(telemetry.NewStoreCollector(m.db.store, m.queue.Depth))
+	httpMetrics, err := telemetry.NewHTTPMetrics(reg)
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api.New(api.Config{Service: m.svc, Store: m.db.store, Clock: m.Clock, Logger: log, BaseURL: cfg.Server.BaseURL}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n") //nolint:errcheck // nothing to do if the client went away
+	})
+	mux.HandleFunc("GET /readyz", m.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	m.listener, err = net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
+	}
+	m.server = &http.Server{
+		Handler:           httpMetrics.Middleware(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      5 * time.Minute, // audit exports stream
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	m.serveErr = make(chan error, 1)
+	go func() { m.serveErr <- m.server.Serve(m.listener) }()
+	m.banner(sum)
+	log.Info("sesame started", "addr", m.listener.Addr().String(), "database", m.db.dialect, "demo", cfg.Demo)
+	return nil
+}
+
+// ready answers 200 when the database is reachable and migrated.
+func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := m.db.store.Ping(ctx); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = fmt.Fprintf(w, "not ready: %v\n", err) //nolint:errcheck // best effort
+		return
+	}
+	_, _ = io.WriteString(w, "ready\n") //nolint:errcheck // best effort
+}
+
+// URL is the server's base URL once Run has returned.
+func (m *Main) URL() string { return "http://" + m.listener.Addr().String() }
+
+// Service returns the workflow service (for tests).
+func (m *Main) Service() *workflow.Service { return m.svc }
+
+// Store returns the store (for tests).
+func (m *Main) Store() store.Store { return m.db.store }
+
+// Wait blocks until the HTTP server stops by itself (an error) or ctx is
+// done.
+func (m *Main) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-m.serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+// Close stops accepting requests, lets in-flight requests and jobs finish
+// (up to 15s; unfinished jobs are cancelled and retried after restart), and
+// closes the database.
+func (m *Main) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var errs []error
+	if m.server != nil {
+		if err := m.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if m.queue != nil {
+		if err := m.queue.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop jobs: %w", err))
+		}
+	}
+	if m.db != nil {
+		if err := m.db.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// serve is the "serve" command: run until interrupted.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	m := NewMain(stdout, stderr, getenv)
+	if err := m.ParseFlags(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "sesame serve: %v\n", err)
+		return 2
+	}
+	if err := m.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "sesame serve: %v\n", err)
+		return 1
+	}
+	waitErr := m.Wait(ctx)
+	fmt.Fprintln(stderr, "sesame: shutting down")
+	if err := errors.Join(waitErr, m.Close()); err != nil {
+		fmt.Fprintf(stderr, "sesame serve: %v\n", err)
+		return 1
+	}
+	return 0
+}

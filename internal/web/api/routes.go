@@ -1,0 +1,52 @@
+package api
+
+import "net/http"
+
+// route is one API operation. Handle returns an error to have it rendered
+// as a problem; it writes the response itself on success.
+type route struct {
+	Method string
+	// Path is the full path pattern, with {name} wildcards.
+	Path string
+	// Public routes need no token.
+	Public bool
+	Handle func(h *handler, w http.ResponseWriter, r *http.Request, p *principal) error
+}
+
+// routeTable is the one list of API routes: New registers it, the
+// fallback answers 405 from it, and TestOpenAPIMatchesRoutes checks
+// openapi.json against it.
+func routeTable() []route {
+	return []route{
+		{Method: http.MethodGet, Path: Prefix + "/openapi.json", Public: true, Handle: (*handler).openAPI},
+
+		{Method: http.MethodGet, Path: Prefix + "/apps", Handle: (*handler).listApps},
+		{Method: http.MethodGet, Path: Prefix + "/apps/{id}", Handle: (*handler).getApp},
+		{Method: http.MethodGet, Path: Prefix + "/apps/{id}/entitlements", Handle: (*handler).listEntitlements},
+
+		{Method: http.MethodPost, Path: Prefix + "/requests", Handle: (*handler).createRequest},
+		{Method: http.MethodGet, Path: Prefix + "/requests", Handle: (*handler).listRequests},
+		{Method: http.MethodPost, Path: Prefix + "/requests/preview", Handle: (*handler).previewRequest},
+		{Method: http.MethodGet, Path: Prefix + "/requests/{id}", Handle: (*handler).getRequest},
+		{Method: http.MethodPost, Path: Prefix + "/requests/{id}/approve", Handle: (*handler).approveRequest},
+		{Method: http.MethodPost, Path: Prefix + "/requests/{id}/reject", Handle: (*handler).rejectRequest},
+		{Method: http.MethodPost, Path: Prefix + "/requests/{id}/cancel", Handle: (*handler).cancelRequest},
+		{Method: http.MethodPost, Path: Prefix + "/requests/{id}/remind", Handle: (*handler).remindRequest},
+
+		{Method: http.MethodGet, Path: Prefix + "/grants", Handle: (*handler).listGrants},
+		{Method: http.MethodGet, Path: Prefix + "/grants/{id}", Handle: (*handler).getGrant},
+		{Method: http.MethodPost, Path: Prefix + "/grants/{id}/revoke", Handle: (*handler).revokeGrant},
+		{Method: http.MethodPost, Path: Prefix + "/grants/{id}/extend", Handle: (*handler).extendGrant},
+		{Method: http.MethodPost, Path: Prefix + "/grants/{id}/complete", Handle: (*handler).completeGrant},
+
+		{Method: http.MethodGet, Path: Prefix + "/audit", Handle: (*handler).listAudit},
+		{Method: http.MethodGet, Path: Prefix + "/audit/export", Handle: (*handler).exportAudit},
+		{Method: http.MethodGet, Path: Prefix + "/audit/verify", Handle: (*handler).verifyAudit},
+
+		{Method: http.MethodGet, Path: Prefix + "/me", Handle: (*handler).getMe},
+		{Method: http.MethodGet, Path: Prefix + "/users", Handle: (*handler).listUsers},
+
+		{Method: http.MethodGet, Path: Prefix + "/tokens", Handle: (*handler).listTokens},
+		{Method: http.MethodDelete, Path: Prefix + "/tokens/{id}", Handle: (*handler).revokeToken},
+	}
+}
