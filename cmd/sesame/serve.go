@@ -39,6 +39,8 @@ type Main struct {
 
 	Config *config.Config
 	Logger *slog.Logger
+	// Tuning of background work (flags of serve; zero: defaults).
+	JobTimeout, RescueAfter, SweepInterval, StallAfter time.Duration
 	// Fake is the shared backend of the "fake" connector.
 	Fake *fake.Backend
 
@@ -83,6 +85,10 @@ func (m *Main) ParseFlags(args []string) error {
 	addr := fs.String("addr", "", "listen address, overrides server.addr (default 127.0.0.1:8080)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log.level)")
 	logFormat := fs.String("log-format", "", "auto, text or json (overrides log.format)")
+	fs.DurationVar(&m.JobTimeout, "job-timeout", 0, "longest a background job may run (default 1m)")
+	fs.DurationVar(&m.RescueAfter, "job-rescue-after", 0, "how long a job of a dead process stays stuck before it runs again (default 2m; > job-timeout)")
+	fs.DurationVar(&m.SweepInterval, "sweep-interval", 0, "how often the leader looks for due work without a job (default 15s)")
+	fs.DurationVar(&m.StallAfter, "stall-after", 0, "how long work may wait before the sweeper enqueues it again (default 2m)")
 	fs.Usage = func() {
 		fmt.Fprint(m.Stderr, "Usage: sesame serve [--config FILE] [--addr HOST:PORT] [--log-level LEVEL]\n\n")
 		fs.PrintDefaults()
@@ -146,6 +152,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Policy:     engine,
 		Connectors: m.registry(),
 		Logger:     log,
+		StallAfter: m.StallAfter,
 	})
 	if err != nil {
 		return err
@@ -156,6 +163,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger:            log,
 		ProvisionAttempts: m.svc.ProvisionAttempts(),
 		Registerer:        reg,
+		JobTimeout:        m.JobTimeout,
+		RescueAfter:       m.RescueAfter,
+		SweepInterval:     m.SweepInterval,
 	})
 	if err != nil {
 		return err

@@ -42,6 +42,11 @@ type Config struct {
 	// RetryMax (defaults 5s and 1h).
 	RetryBase time.Duration
 	RetryMax  time.Duration
+	// JobTimeout bounds one job run (default 1m); RescueAfter is how long
+	// a job may stay running before River assumes its process died and
+	// runs it again (default 2m; must exceed JobTimeout).
+	JobTimeout  time.Duration
+	RescueAfter time.Duration
 	// Registerer receives the queue's metrics (nil: not registered).
 	Registerer prometheus.Registerer
 	// ID names this process's River client (default: River's).
@@ -77,6 +82,11 @@ func newQueue(cfg Config) (*Queue, error) {
 	cfg.ProvisionAttempts = cmp.Or(cfg.ProvisionAttempts, 8)
 	cfg.RetryBase = cmp.Or(cfg.RetryBase, 5*time.Second)
 	cfg.RetryMax = cmp.Or(cfg.RetryMax, time.Hour)
+	cfg.JobTimeout = cmp.Or(cfg.JobTimeout, time.Minute)
+	cfg.RescueAfter = cmp.Or(cfg.RescueAfter, 2*time.Minute)
+	if cfg.RescueAfter <= cfg.JobTimeout {
+		return nil, fmt.Errorf("jobs: RescueAfter (%s) must exceed JobTimeout (%s)", cfg.RescueAfter, cfg.JobTimeout)
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
@@ -152,9 +162,9 @@ func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
 		FetchPollInterval: q.cfg.PollInterval,
 		FetchCooldown:     min(q.cfg.PollInterval, 50*time.Millisecond),
 		RetryPolicy:       &backoff{q: q},
-		JobTimeout:        2 * time.Minute,
+		JobTimeout:        q.cfg.JobTimeout,
 		// A job whose process died is rescued after this long.
-		RescueStuckJobsAfter: 5 * time.Minute,
+		RescueStuckJobsAfter: q.cfg.RescueAfter,
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(q.cfg.SweepInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, &river.InsertOpts{MaxAttempts: 1} },
 			&river.PeriodicJobOpts{RunOnStart: true})},
