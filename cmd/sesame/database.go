@@ -34,14 +34,10 @@ func openDatabase(ctx context.Context, cfg *config.Config) (*database, error) {
 		if err != nil {
 			return nil, err
 		}
-		rdb, err := sql.Open(sqlite.DriverName, sqlite.DSN(path))
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("open river database: %w", err), st.Close())
-		}
-		// riversqlite wants a single connection.
-		rdb.SetMaxOpenConns(1)
-		d := &database{dialect: "sqlite", location: path, store: st, riverDB: rdb}
-		if err := jobs.MigrateSQLite(ctx, rdb); err != nil {
+		// River shares the store's single writer connection (riversqlite
+		// wants one connection; sharing it means no lock contention).
+		d := &database{dialect: "sqlite", location: path, store: st, riverDB: st.SQL()}
+		if err := jobs.MigrateSQLite(ctx, d.riverDB); err != nil {
 			return nil, errors.Join(err, d.Close())
 		}
 		return d, nil
@@ -94,9 +90,6 @@ func (d *database) Close() error {
 	var errs []error
 	if d.store != nil {
 		errs = append(errs, d.store.Close())
-	}
-	if d.riverDB != nil {
-		errs = append(errs, d.riverDB.Close())
 	}
 	if d.pool != nil {
 		d.pool.Close()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,7 @@ func TestServeDemoFromScratch(t *testing.T) {
 	p := startServe(t, env)
 	require.Contains(t, p.Logs(), "catalog:  demo")
 	require.FileExists(t, filepath.Join(dir, "sesame-data", "sesame.db"))
+	require.FileExists(t, filepath.Join(dir, "sesame-data", "secret.key"), "a key for secrets at rest is made on first start")
 
 	alice := client{t, p.url(), strings.TrimSpace(runCLI(t, env, "token", "create", "--user", "alice@example.com"))}
 	bob := client{t, p.url(), strings.TrimSpace(runCLI(t, env, "token", "create", "--user", "bob@example.com", "--expires", "1d"))}
@@ -251,7 +253,8 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	url := postgres.TestURL(t)
 	dir := t.TempDir()
 	cfgPath := writeFile(t, dir, "sesame.yaml", sprintf(slowConfig, "'"+url+"'", "100ms"))
-	env := []string{"SESAME_CONFIG=" + cfgPath}
+	// Every replica shares one key for secrets at rest.
+	env := []string{"SESAME_CONFIG=" + cfgPath, "SESAME_SECRET_KEY=" + base64.StdEncoding.EncodeToString(make([]byte, 32))}
 	tuning := []string{"--sweep-interval", "1s"}
 	a := startServe(t, env, tuning...)
 	b := startServe(t, env, tuning...)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/sesame-access/sesame/internal/clock"
 	"github.com/sesame-access/sesame/internal/config"
 	"github.com/sesame-access/sesame/internal/connector/fake"
+	"github.com/sesame-access/sesame/internal/secrets"
 	"github.com/sesame-access/sesame/internal/store"
 )
 
@@ -76,7 +78,11 @@ func openForOps(ctx context.Context, configPath string, stderr io.Writer, getenv
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := catalog.Sync(ctx, db.store, cfg, clock.Real{}.Now()); err != nil {
+	box, _, err := secretBox(cfg, getenv)
+	if err != nil {
+		return nil, nil, errors.Join(err, db.Close())
+	}
+	if _, err := catalog.SyncWith(ctx, db.store, cfg, clock.Real{}.Now(), catalog.Options{Secrets: box}); err != nil {
 		return nil, nil, errors.Join(fmt.Errorf("sync catalog: %w", err), db.Close())
 	}
 	return cfg, db, nil
@@ -248,6 +254,7 @@ func (m *Main) banner(sum catalog.Summary) {
 		fmt.Fprintf(w, "  catalog:  %s (%d apps, %d users, %d policies)\n", cfg.File, len(cfg.Catalog.Apps), len(cfg.Users), len(cfg.Policies))
 	}
 	_ = sum
+	fmt.Fprintf(w, "  secrets:  %s\n", m.keyNote)
 	if cfg.Slack.Enabled() {
 		fmt.Fprintf(w, "  slack:    %s mode, command %s\n", cfg.Slack.Mode, cfg.Slack.Command)
 	} else {
@@ -260,4 +267,37 @@ func (m *Main) banner(sum catalog.Summary) {
 		fmt.Fprintln(w, "  request:    SESAME_TOKEN=... sesame request create --entitlement github:write --duration 2h --reason 'fix the deploy pipeline'")
 	}
 	fmt.Fprintln(w, "  production: point database at postgres:// (see README \"Configuration\")")
+}
+
+// secretBox returns the box that seals connector secrets at rest. The key
+// comes from SESAME_SECRET_KEY (base64 of 32 bytes), else the file
+// secrets.key_file, else (SQLite only) <data_dir>/secret.key, created on
+// first start. PostgreSQL deployments must configure a key: every replica
+// needs the same one.
+func secretBox(cfg *config.Config, getenv func(string) string) (*secrets.Box, string, error) {
+	if raw := getenv("SESAME_SECRET_KEY"); raw != "" {
+		key, err := secrets.ParseKey(raw)
+		if err != nil {
+			return nil, "", fmt.Errorf("SESAME_SECRET_KEY: %w", err)
+		}
+		box, err := secrets.New(key)
+		return box, "sealed with the key in SESAME_SECRET_KEY", err
+	}
+	path, create := cfg.Secrets.KeyFile, false
+	if path == "" {
+		if cfg.DatabaseDialect() != "sqlite" {
+			return nil, "", errors.New("connector secrets need a key shared by every replica: set SESAME_SECRET_KEY or secrets.key_file (make one with: head -c 32 /dev/urandom | base64)")
+		}
+		path, create = filepath.Join(cfg.DataDir, "secret.key"), true
+	}
+	key, created, err := secrets.LoadOrCreateKeyFile(path, create)
+	if err != nil {
+		return nil, "", err
+	}
+	box, err := secrets.New(key)
+	note := "sealed with the key in " + path
+	if created {
+		note += " (created now: back it up with the database)"
+	}
+	return box, note, err
 }

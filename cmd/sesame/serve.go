@@ -20,7 +20,11 @@ import (
 	"github.com/sesame-access/sesame/internal/config"
 	"github.com/sesame-access/sesame/internal/connector"
 	"github.com/sesame-access/sesame/internal/connector/fake"
+	"github.com/sesame-access/sesame/internal/connector/ldap"
 	"github.com/sesame-access/sesame/internal/connector/manual"
+	"github.com/sesame-access/sesame/internal/connector/mysql"
+	"github.com/sesame-access/sesame/internal/connector/postgresql"
+	"github.com/sesame-access/sesame/internal/connector/sshca"
 	"github.com/sesame-access/sesame/internal/jobs"
 	"github.com/sesame-access/sesame/internal/policy"
 	"github.com/sesame-access/sesame/internal/store"
@@ -44,6 +48,7 @@ type Main struct {
 	// Fake is the shared backend of the "fake" connector.
 	Fake *fake.Backend
 
+	keyNote  string
 	db       *database
 	queue    *jobs.Queue
 	svc      *workflow.Service
@@ -63,6 +68,10 @@ func (m *Main) registry() *connector.Registry {
 	reg := connector.NewRegistry()
 	reg.Register(fake.TypeName, m.Fake.Factory())
 	reg.Register(manual.TypeName, manual.New)
+	reg.Register(postgresql.TypeName, postgresql.New)
+	reg.Register(mysql.TypeName, mysql.New)
+	reg.Register(ldap.TypeName, ldap.New)
+	reg.Register(sshca.TypeName, sshca.New)
 	return reg
 }
 
@@ -135,7 +144,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	sum, err := catalog.Sync(ctx, m.db.store, cfg, m.Clock.Now())
+	box, keyNote, err := secretBox(cfg, m.Getenv)
+	if err != nil {
+		return err
+	}
+	m.keyNote = keyNote
+	sum, err := catalog.SyncWith(ctx, m.db.store, cfg, m.Clock.Now(), catalog.Options{Secrets: box})
 	if err != nil {
 		return fmt.Errorf("sync catalog: %w", err)
 	}
@@ -151,6 +165,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Clock:      m.Clock,
 		Policy:     engine,
 		Connectors: m.registry(),
+		Secrets:    box,
 		Logger:     log,
 		StallAfter: m.StallAfter,
 	})

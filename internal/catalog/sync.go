@@ -10,6 +10,7 @@ import (
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/config"
 	"github.com/sesame-access/sesame/internal/ids"
+	"github.com/sesame-access/sesame/internal/secrets"
 	"github.com/sesame-access/sesame/internal/store"
 )
 
@@ -58,9 +59,23 @@ const Action = "catalog.synced"
 // error, as is any store error; the transaction is then rolled back and
 // the returned Summary is zero.
 func Sync(ctx context.Context, st store.Store, cfg *config.Config, now time.Time) (Summary, error) {
+	return SyncWith(ctx, st, cfg, now, Options{})
+}
+
+// Options adjust a sync.
+type Options struct {
+	// Secrets, when set, seals connector settings whose names are secret
+	// (config.IsSecretSetting) before they are stored; comparisons with
+	// the stored values are made on the opened values, so an unchanged
+	// config writes nothing.
+	Secrets *secrets.Box
+}
+
+// SyncWith is Sync with options.
+func SyncWith(ctx context.Context, st store.Store, cfg *config.Config, now time.Time, opts Options) (Summary, error) {
 	var sum Summary
 	err := st.InTx(ctx, func(q store.Queries) error {
-		s := &syncer{q: q, now: now, userIDs: map[string]string{}}
+		s := &syncer{q: q, now: now, userIDs: map[string]string{}, box: opts.Secrets}
 		if err := s.users(ctx, cfg.Users); err != nil {
 			return err
 		}
@@ -98,6 +113,7 @@ type syncer struct {
 	sum Summary
 	// userIDs maps the emails of configured users to their IDs.
 	userIDs map[string]string
+	box     *secrets.Box
 }
 
 // count records the outcome of one write.

@@ -87,7 +87,24 @@ func (s *syncer) app(ctx context.Context, ca config.App) error {
 		want.CreatedAt = stored.CreatedAt
 	}
 	changed := stored != nil && !sameApp(stored, want)
+	if s.box != nil && stored != nil {
+		// Stored secrets are sealed: compare what they open to.
+		opened, err := s.box.OpenSettings(stored.ConnectorSettings)
+		if err != nil {
+			return fmt.Errorf("catalog sync: app %s: %w", ca.ID, err)
+		}
+		cmp := *stored
+		cmp.ConnectorSettings = opened
+		changed = !sameApp(&cmp, want)
+	}
 	if stored == nil || changed {
+		if s.box != nil {
+			sealed, err := s.box.SealSettings(want.ConnectorSettings, config.IsSecretSetting)
+			if err != nil {
+				return fmt.Errorf("catalog sync: app %s: %w", ca.ID, err)
+			}
+			want.ConnectorSettings = sealed
+		}
 		if err := s.q.AppUpsert(ctx, want); err != nil {
 			return fmt.Errorf("catalog sync: app %s: %w", ca.ID, err)
 		}

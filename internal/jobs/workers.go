@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -18,6 +19,25 @@ type Service interface {
 	TimeOut(ctx context.Context, requestID string) error
 	RemindAuto(ctx context.Context, requestID string, n int) error
 	Sweep(ctx context.Context) (workflow.SweepResult, error)
+	EnqueueDue(ctx context.Context, limit int) (int, error)
+}
+
+// dueBatch bounds one due poll; a larger backlog is taken in several polls
+// within the same job.
+const dueBatch = 5000
+
+type dueWorker struct {
+	river.WorkerDefaults[DueArgs]
+	q *Queue
+}
+
+func (w *dueWorker) Work(ctx context.Context, _ *river.Job[DueArgs]) error {
+	for {
+		n, err := w.q.svc.EnqueueDue(ctx, dueBatch)
+		if err != nil || n < dueBatch {
+			return err
+		}
+	}
 }
 
 // result maps a use case's error to River: not due yet snoozes until due;
@@ -57,8 +77,16 @@ type deliverWorker struct {
 	q *Queue
 }
 
+// Work delivers every notification of the batch, and fails (to be retried
+// by River) if any failed; delivered ones are skipped on the retry.
 func (w *deliverWorker) Work(ctx context.Context, j *river.Job[DeliverArgs]) error {
-	return result(w.q.svc.Deliver(ctx, j.Args.NotificationID), w.q.clock.Now())
+	var errs []error
+	for _, id := range j.Args.NotificationIDs {
+		if err := w.q.svc.Deliver(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("notification %s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 type timeOutWorker struct {

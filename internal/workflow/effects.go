@@ -14,24 +14,8 @@ import (
 // effects collects what a transaction must do: audit events and
 // notifications are written inside it; jobs are enqueued after commit.
 type effects struct {
-	now time.Time
-	// after-commit enqueues
-	provision []string
-	revoke    []timedID
-	deliver   []string
-	timeout   []timedID
-	remind    []remindJob
-}
-
-type timedID struct {
-	id string
-	at time.Time
-}
-
-type remindJob struct {
-	id string
-	n  int
-	at time.Time
+	now  time.Time
+	jobs Batch
 }
 
 // audit appends an event in q.
@@ -78,7 +62,7 @@ func (fx *effects) notify(ctx context.Context, q store.Queries, kind access.Noti
 		return fmt.Errorf("write notification %s: %w", kind, err)
 	}
 	if inserted {
-		fx.deliver = append(fx.deliver, n.ID)
+		fx.jobs.Deliver = append(fx.jobs.Deliver, n.ID)
 	}
 	return nil
 }
@@ -88,47 +72,43 @@ func (fx *effects) reset() {
 	*fx = effects{now: fx.now}
 }
 
-// flush enqueues the collected jobs. Failures are logged, not returned:
-// the change is committed and Sweep recovers a lost job.
+// flush enqueues the collected jobs after commit. A failure is logged,
+// not returned: the change is committed and Sweep recovers a lost job.
 func (s *Service) flush(ctx context.Context, fx *effects) {
-	for _, id := range fx.provision {
-		if err := s.enq.EnqueueProvision(ctx, id); err != nil {
-			s.log.WarnContext(ctx, "enqueue provision failed; the sweeper will retry", "grant", id, "err", err)
-		}
+	if fx.jobs.Empty() {
+		return
 	}
-	for _, r := range fx.revoke {
-		if err := s.enq.EnqueueRevoke(ctx, r.id, r.at); err != nil {
-			s.log.WarnContext(ctx, "enqueue revoke failed; the sweeper will retry", "grant", r.id, "err", err)
-		}
-	}
-	for _, id := range fx.deliver {
-		if err := s.enq.EnqueueDeliver(ctx, id); err != nil {
-			s.log.WarnContext(ctx, "enqueue delivery failed; the sweeper will retry", "notification", id, "err", err)
-		}
-	}
-	for _, r := range fx.timeout {
-		if err := s.enq.EnqueueTimeOut(ctx, r.id, r.at); err != nil {
-			s.log.WarnContext(ctx, "enqueue timeout failed; the sweeper will retry", "request", r.id, "err", err)
-		}
-	}
-	for _, r := range fx.remind {
-		if err := s.enq.EnqueueRemind(ctx, r.id, r.n, r.at); err != nil {
-			s.log.WarnContext(ctx, "enqueue reminder failed", "request", r.id, "err", err)
-		}
+	if err := s.enq.Enqueue(ctx, fx.jobs); err != nil {
+		s.log.WarnContext(ctx, "enqueue failed; the sweeper will retry", "err", err)
 	}
 }
 
-// run executes fn in a retried transaction with fresh effects, then
-// flushes them.
+// run executes fn in a retried transaction with fresh effects. The jobs are
+// enqueued in the same transaction when the Enqueuer can (TxEnqueuer),
+// after commit otherwise.
 func (s *Service) run(ctx context.Context, fn func(q store.Queries, fx *effects) error) error {
 	fx := &effects{now: s.now()}
+	inTx := false
 	err := s.inTx(ctx, func(q store.Queries) error {
 		fx.reset()
-		return fn(q, fx)
+		inTx = false
+		if err := fn(q, fx); err != nil {
+			return err
+		}
+		if te, ok := s.enq.(TxEnqueuer); ok && !fx.jobs.Empty() {
+			done, err := te.EnqueueTx(ctx, q, fx.jobs)
+			if err != nil {
+				return fmt.Errorf("enqueue jobs: %w", err)
+			}
+			inTx = done
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.flush(ctx, fx)
+	if !inTx {
+		s.flush(ctx, fx)
+	}
 	return nil
 }

@@ -150,7 +150,7 @@ func (s *Service) RevokeNow(ctx context.Context, actorID, grantID, reason string
 			return err
 		}
 		if must {
-			fx.revoke = append(fx.revoke, timedID{g.ID, fx.now})
+			fx.jobs.Revoke = append(fx.jobs.Revoke, Timed{g.ID, fx.now})
 		} else if err := s.settleRequest(ctx, q, fx, g.RequestID); err != nil {
 			return err
 		}
@@ -195,7 +195,7 @@ func (s *Service) Extend(ctx context.Context, actorID, grantID string, d time.Du
 		if err := fx.audit(ctx, q, actor.ID, "grant.extended", "grant", g.ID, &before, g, map[string]any{"duration": d.String()}); err != nil {
 			return err
 		}
-		fx.revoke = append(fx.revoke, timedID{g.ID, g.ExpiresAt})
+		fx.jobs.Revoke = append(fx.jobs.Revoke, Timed{g.ID, g.ExpiresAt})
 		out = g
 		return nil
 	})

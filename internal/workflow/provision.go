@@ -77,7 +77,7 @@ func (s *Service) Provision(ctx context.Context, grantID string) error {
 		return err
 	}
 
-	conn, err := s.conns.Open(app.ConnectorType, app.ConnectorSettings)
+	conn, err := s.openConnector(app)
 	if err == nil {
 		err = conn.Grant(ctx, t)
 	}
@@ -158,7 +158,7 @@ func (s *Service) activate(ctx context.Context, q store.Queries, fx *effects, g 
 	if err := q.GrantUpdate(ctx, g); err != nil {
 		return err
 	}
-	fx.revoke = append(fx.revoke, timedID{g.ID, g.ExpiresAt})
+	fx.jobs.Revoke = append(fx.jobs.Revoke, Timed{g.ID, g.ExpiresAt})
 	if err := fx.notify(ctx, q, access.NotifyGrantActive, g.UserID, g.RequestID, g.ID, g.ID,
 		map[string]string{"expires_at": g.ExpiresAt.Format("2006-01-02T15:04:05Z07:00")}); err != nil {
 		return err

@@ -41,7 +41,7 @@ func (s *Service) Revoke(ctx context.Context, grantID string) error {
 				return err
 			}
 		case g.State == access.GrantActive:
-			fx.revoke = append(fx.revoke, timedID{g.ID, g.ExpiresAt}) // extended: run at the new expiry
+			fx.jobs.Revoke = append(fx.jobs.Revoke, Timed{g.ID, g.ExpiresAt}) // extended: run at the new expiry
 			return nil
 		case g.State == access.GrantRevoking || g.State == access.GrantRevokeFailed:
 			if g.ManualTask != "" {
@@ -64,7 +64,7 @@ func (s *Service) Revoke(ctx context.Context, grantID string) error {
 		return err
 	}
 
-	conn, err := s.conns.Open(app.ConnectorType, app.ConnectorSettings)
+	conn, err := s.openConnector(app)
 	if err == nil {
 		err = conn.Revoke(ctx, t)
 	}

@@ -24,17 +24,54 @@ import (
 	"github.com/sesame-access/sesame/internal/store"
 )
 
-// Enqueuer schedules background jobs. Every method is idempotent: the same
-// job enqueued twice runs once (the job queue's uniqueness), and every job
-// is itself idempotent.
+// Batch is the follow-up work of one transaction.
+type Batch struct {
+	// Provision lists grants to provision now.
+	Provision []string
+	// Revoke lists grants to revoke at a time (their expiry).
+	Revoke []Timed
+	// RevokeDue lists grants already due, to revoke at once (the due
+	// poller's work: it does not wait for the queue's scheduler).
+	RevokeDue []Timed
+	// Deliver lists notifications to deliver now (one job for all).
+	Deliver []string
+	// TimeOut lists requests to time out at a time.
+	TimeOut []Timed
+	// Remind lists automatic reminders.
+	Remind []Reminder
+}
+
+// Timed is an ID and when its job runs.
+type Timed struct {
+	ID string
+	At time.Time
+}
+
+// Reminder is automatic reminder N of request ID, at At.
+type Reminder struct {
+	ID string
+	N  int
+	At time.Time
+}
+
+// Empty reports whether b has no work.
+func (b Batch) Empty() bool {
+	return len(b.Provision)+len(b.Revoke)+len(b.RevokeDue)+len(b.Deliver)+len(b.TimeOut)+len(b.Remind) == 0
+}
+
+// Enqueuer schedules background jobs. Enqueue is idempotent: the same job
+// enqueued twice runs once (the job queue's uniqueness), and every job is
+// itself idempotent.
 type Enqueuer interface {
-	EnqueueProvision(ctx context.Context, grantID string) error
-	// EnqueueRevoke schedules the revocation of grantID at at (expiry).
-	EnqueueRevoke(ctx context.Context, grantID string, at time.Time) error
-	EnqueueDeliver(ctx context.Context, notificationID string) error
-	EnqueueTimeOut(ctx context.Context, requestID string, at time.Time) error
-	// EnqueueRemind schedules automatic reminder number n of requestID.
-	EnqueueRemind(ctx context.Context, requestID string, n int, at time.Time) error
+	Enqueue(ctx context.Context, b Batch) error
+}
+
+// TxEnqueuer is an Enqueuer that can enqueue inside the store transaction
+// that made the work (the job then exists if and only if the change
+// committed). EnqueueTx reports false when it cannot for q; the Service
+// then enqueues after commit.
+type TxEnqueuer interface {
+	EnqueueTx(ctx context.Context, q store.Queries, b Batch) (bool, error)
 }
 
 // Policy evaluates approval rules; *policy.Engine implements it.
@@ -48,6 +85,12 @@ type Notifier interface {
 	Deliver(ctx context.Context, n *access.Notification) error
 }
 
+// SettingsOpener opens sealed connector settings; *secrets.Box
+// implements it.
+type SettingsOpener interface {
+	OpenSettings(settings map[string]string) (map[string]string, error)
+}
+
 // Config configures a Service. Store, Clock, Policy and Connectors are
 // required.
 type Config struct {
@@ -55,6 +98,9 @@ type Config struct {
 	Clock      clock.Clock
 	Policy     Policy
 	Connectors *connector.Registry
+	// Secrets opens sealed connector settings (nil: settings are used as
+	// stored).
+	Secrets SettingsOpener
 	// Notifier delivers notifications; nil marks them sent after logging
 	// (useful before Slack is configured).
 	Notifier Notifier
@@ -77,6 +123,7 @@ type Service struct {
 	policy   Policy
 	conns    *connector.Registry
 	notifier Notifier
+	secrets  SettingsOpener
 	log      *slog.Logger
 	enq      Enqueuer
 
@@ -96,6 +143,7 @@ func New(cfg Config) (*Service, error) {
 		policy:            cfg.Policy,
 		conns:             cfg.Connectors,
 		notifier:          cfg.Notifier,
+		secrets:           cfg.Secrets,
 		log:               cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		enq:               nopEnqueuer{},
 		provisionAttempts: cmp.Or(cfg.ProvisionAttempts, 8),
@@ -139,6 +187,19 @@ func (s *Service) inTx(ctx context.Context, fn func(q store.Queries) error) erro
 	return fmt.Errorf("gave up after %d conflicting attempts: %w", maxTxAttempts, err)
 }
 
+// openConnector builds app's connector with its settings opened.
+func (s *Service) openConnector(app *access.App) (connector.Connector, error) {
+	settings := app.ConnectorSettings
+	if s.secrets != nil {
+		opened, err := s.secrets.OpenSettings(settings)
+		if err != nil {
+			return nil, connector.Permanent(fmt.Errorf("app %s: %w", app.ID, err))
+		}
+		settings = opened
+	}
+	return s.conns.Open(app.ConnectorType, settings)
+}
+
 // loadActor returns the active user id. An unknown user is
 // CodeUnauthorized; an offboarded one CodeForbidden.
 func loadActor(ctx context.Context, q store.Queries, id string) (*access.User, error) {
@@ -165,8 +226,4 @@ func notFound(err error, kind, id string) error {
 
 type nopEnqueuer struct{}
 
-func (nopEnqueuer) EnqueueProvision(context.Context, string) error              { return nil }
-func (nopEnqueuer) EnqueueRevoke(context.Context, string, time.Time) error      { return nil }
-func (nopEnqueuer) EnqueueDeliver(context.Context, string) error                { return nil }
-func (nopEnqueuer) EnqueueTimeOut(context.Context, string, time.Time) error     { return nil }
-func (nopEnqueuer) EnqueueRemind(context.Context, string, int, time.Time) error { return nil }
+func (nopEnqueuer) Enqueue(context.Context, Batch) error { return nil }

@@ -155,9 +155,8 @@ func (s *Service) Submit(ctx context.Context, actorID string, p SubmitParams) (*
 			if err := s.askStep(ctx, q, fx, r); err != nil {
 				return err
 			}
-			fx.timeout = append(fx.timeout, timedID{r.ID, r.PendingUntil})
 			if rm := plan.Reminders; rm.After > 0 && rm.Max > 0 {
-				fx.remind = append(fx.remind, remindJob{r.ID, 1, fx.now.Add(rm.After)})
+				fx.jobs.Remind = append(fx.jobs.Remind, Reminder{r.ID, 1, fx.now.Add(rm.After)})
 			}
 		}
 		req = r
@@ -355,7 +354,7 @@ func (s *Service) approved(ctx context.Context, q store.Queries, fx *effects, r 
 		if err := fx.audit(ctx, q, access.SystemActor, "grant.created", "grant", g.ID, nil, g, nil); err != nil {
 			return err
 		}
-		fx.provision = append(fx.provision, g.ID)
+		fx.jobs.Provision = append(fx.jobs.Provision, g.ID)
 	}
 	data := map[string]string{}
 	if decider != nil {

@@ -155,7 +155,7 @@ func (s *Service) RemindAuto(ctx context.Context, requestID string, n int) error
 			return err
 		}
 		if n < rm.Max && rm.Every > 0 {
-			fx.remind = append(fx.remind, remindJob{r.ID, n + 1, fx.now.Add(rm.Every)})
+			fx.jobs.Remind = append(fx.jobs.Remind, Reminder{r.ID, n + 1, fx.now.Add(rm.Every)})
 		}
 		return nil
 	})
@@ -182,6 +182,25 @@ func (s *Service) planFor(ctx context.Context, q store.Queries, r *access.Reques
 	return s.policy.Evaluate(ctx, q, policy.Input{Requester: u, App: app, Entitlements: ents, Duration: r.Duration, Reason: r.Reason, Now: s.now()})
 }
 
+// EnqueueDue enqueues the immediate revocation of every grant due now (at
+// most limit, oldest expiry first), so access ends within one poll of its
+// expiry. It reads the (state, expires_at) index: its cost grows with the
+// grants due, not the grants held. It returns how many it enqueued.
+func (s *Service) EnqueueDue(ctx context.Context, limit int) (int, error) {
+	due, err := s.st.GrantListDue(ctx, s.now(), limit)
+	if err != nil || len(due) == 0 {
+		return 0, err
+	}
+	var b Batch
+	for _, g := range due {
+		b.RevokeDue = append(b.RevokeDue, Timed{g.ID, g.ExpiresAt})
+	}
+	if err := s.enq.Enqueue(ctx, b); err != nil {
+		return 0, fmt.Errorf("enqueue due revocations: %w", err)
+	}
+	return len(due), nil
+}
+
 // SweepResult counts what one sweep found and enqueued.
 type SweepResult struct {
 	Revocations   int
@@ -198,18 +217,19 @@ const sweepBatch = 1000
 // Sweep finds due work that may have lost its job (a crash between commit
 // and enqueue, a restart after downtime) and enqueues it; the queue's
 // uniqueness drops duplicates of jobs that still exist. Overdue
-// revocations come first. It also sends "expiring soon" notices.
+// revocations come first. It is also what times out pending requests
+// (within one sweep interval of their deadline), and it sends "expiring
+// soon" notices.
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
+	var b Batch
 	now := s.now()
 	due, err := s.st.GrantListDue(ctx, now, sweepBatch)
 	if err != nil {
 		return res, fmt.Errorf("list due grants: %w", err)
 	}
 	for _, g := range due {
-		if err := s.enq.EnqueueRevoke(ctx, g.ID, g.ExpiresAt); err != nil {
-			return res, fmt.Errorf("enqueue revoke: %w", err)
-		}
+		b.Revoke = append(b.Revoke, Timed{g.ID, g.ExpiresAt})
 		res.Revocations++
 	}
 	stalled := now.Add(-s.stallAfter)
@@ -218,35 +238,27 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		return res, fmt.Errorf("list stalled revocations: %w", err)
 	}
 	for _, g := range gs {
-		if g.ManualTask != "" {
-			continue
+		if g.ManualTask == "" {
+			b.Revoke = append(b.Revoke, Timed{g.ID, g.ExpiresAt})
+			res.RetryRevokes++
 		}
-		if err := s.enq.EnqueueRevoke(ctx, g.ID, g.ExpiresAt); err != nil {
-			return res, fmt.Errorf("enqueue revoke: %w", err)
-		}
-		res.RetryRevokes++
 	}
 	gs, err = s.st.GrantListStalled(ctx, []access.GrantState{access.GrantPending, access.GrantProvisioning}, stalled, sweepBatch)
 	if err != nil {
 		return res, fmt.Errorf("list stalled provisions: %w", err)
 	}
 	for _, g := range gs {
-		if g.ManualTask != "" {
-			continue
+		if g.ManualTask == "" {
+			b.Provision = append(b.Provision, g.ID)
+			res.Provisions++
 		}
-		if err := s.enq.EnqueueProvision(ctx, g.ID); err != nil {
-			return res, fmt.Errorf("enqueue provision: %w", err)
-		}
-		res.Provisions++
 	}
 	rs, err := s.st.RequestListTimedOut(ctx, now, sweepBatch)
 	if err != nil {
 		return res, fmt.Errorf("list timed out requests: %w", err)
 	}
 	for _, r := range rs {
-		if err := s.enq.EnqueueTimeOut(ctx, r.ID, r.PendingUntil); err != nil {
-			return res, fmt.Errorf("enqueue timeout: %w", err)
-		}
+		b.TimeOut = append(b.TimeOut, Timed{r.ID, r.PendingUntil})
 		res.TimeOuts++
 	}
 	ns, err := s.st.NotificationListPending(ctx, stalled, sweepBatch)
@@ -254,10 +266,13 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		return res, fmt.Errorf("list pending notifications: %w", err)
 	}
 	for _, n := range ns {
-		if err := s.enq.EnqueueDeliver(ctx, n.ID); err != nil {
-			return res, fmt.Errorf("enqueue delivery: %w", err)
-		}
+		b.Deliver = append(b.Deliver, n.ID)
 		res.Deliveries++
+	}
+	if !b.Empty() {
+		if err := s.enq.Enqueue(ctx, b); err != nil {
+			return res, fmt.Errorf("enqueue due work: %w", err)
+		}
 	}
 	n, err := s.expiryNotices(ctx, now)
 	res.ExpiryNotices = n

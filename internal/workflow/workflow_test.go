@@ -35,38 +35,20 @@ type recorder struct {
 	remind    []string
 }
 
-func (r *recorder) EnqueueProvision(_ context.Context, id string) error {
+func (r *recorder) Enqueue(_ context.Context, b workflow.Batch) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.provision = append(r.provision, id)
-	return nil
-}
-
-func (r *recorder) EnqueueRevoke(_ context.Context, id string, _ time.Time) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.revoke = append(r.revoke, id)
-	return nil
-}
-
-func (r *recorder) EnqueueDeliver(_ context.Context, id string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.deliver = append(r.deliver, id)
-	return nil
-}
-
-func (r *recorder) EnqueueTimeOut(_ context.Context, id string, _ time.Time) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.timeout = append(r.timeout, id)
-	return nil
-}
-
-func (r *recorder) EnqueueRemind(_ context.Context, id string, _ int, _ time.Time) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.remind = append(r.remind, id)
+	r.provision = append(r.provision, b.Provision...)
+	for _, t := range b.Revoke {
+		r.revoke = append(r.revoke, t.ID)
+	}
+	r.deliver = append(r.deliver, b.Deliver...)
+	for _, t := range b.TimeOut {
+		r.timeout = append(r.timeout, t.ID)
+	}
+	for _, t := range b.Remind {
+		r.remind = append(r.remind, t.ID)
+	}
 	return nil
 }
 
@@ -224,7 +206,8 @@ func TestRequestLifecycle(t *testing.T) {
 		require.Equal(t, []string{"usr_bob"}, r.Steps[0].Notified)
 		require.ElementsMatch(t, []string{"usr_bob", "usr_carol"}, r.Steps[0].Eligible)
 		require.Equal(t, []string{"approval_requested>usr_bob", "request_created>usr_alice"}, b.notifications(t, r.ID))
-		require.Equal(t, []string{r.ID}, b.enq.timeout)
+		require.Empty(t, b.enq.timeout, "timeouts come from the sweeper")
+		require.Len(t, b.enq.deliver, 2)
 
 		// carol was not chosen but is eligible: she may approve, with a shorter duration.
 		r, err := b.svc.Decide(ctx, b.id("carol"), workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve, Comment: "ok", Duration: 90 * time.Minute})

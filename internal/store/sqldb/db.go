@@ -44,6 +44,12 @@ type Config struct {
 	// OnClose, if set, runs after the *sql.DB is closed (to close a pool
 	// the adapter owns).
 	OnClose func()
+	// ReadDB, when set, serves the queries made outside a transaction;
+	// the *sql.DB given to New then serves transactions and writes only.
+	// SQLite uses this to funnel every write of the process through one
+	// connection (no lock contention, no busy waits) while reads run in
+	// parallel under WAL.
+	ReadDB *sql.DB
 }
 
 // DB is a store.Store on a *sql.DB. Its Queries methods run outside a
@@ -52,6 +58,7 @@ type Config struct {
 type DB struct {
 	queries
 	sqlDB   *sql.DB
+	readDB  *sql.DB
 	dialect Dialect
 	goose   *goose.Provider
 	onClose func()
@@ -69,8 +76,11 @@ func New(db *sql.DB, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: migrations: %w", err)
 	}
-	d := &DB{sqlDB: db, dialect: cfg.Dialect, goose: p, onClose: cfg.OnClose}
+	d := &DB{sqlDB: db, readDB: cfg.ReadDB, dialect: cfg.Dialect, goose: p, onClose: cfg.OnClose}
 	d.queries = queries{db: d, ex: db}
+	if cfg.ReadDB != nil {
+		d.queries.ex = splitExecer{read: cfg.ReadDB, write: db}
+	}
 	return d, nil
 }
 
@@ -143,6 +153,9 @@ func (db *DB) SQL() *sql.DB { return db.sqlDB }
 // Close closes the database, then runs Config.OnClose.
 func (db *DB) Close() error {
 	err := db.sqlDB.Close()
+	if db.readDB != nil {
+		err = errors.Join(err, db.readDB.Close())
+	}
 	if db.onClose != nil {
 		db.onClose()
 	}
@@ -150,4 +163,21 @@ func (db *DB) Close() error {
 		return fmt.Errorf("close %s: %w", db.dialect.Name, err)
 	}
 	return nil
+}
+
+// splitExecer sends reads to one pool and writes to another.
+type splitExecer struct {
+	read, write *sql.DB
+}
+
+func (s splitExecer) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.write.ExecContext(ctx, query, args...)
+}
+
+func (s splitExecer) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.read.QueryContext(ctx, query, args...)
+}
+
+func (s splitExecer) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.read.QueryRowContext(ctx, query, args...)
 }

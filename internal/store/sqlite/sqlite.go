@@ -28,8 +28,9 @@ const DriverName = "sqlite"
 // DSN returns the modernc.org/sqlite data source name for the database file
 // at path, with the settings the store relies on: WAL journal, 10 s busy
 // timeout, foreign keys, synchronous NORMAL and BEGIN IMMEDIATE
-// transactions. Use it with sql.Open(DriverName, DSN(path)) to open a second
-// *sql.DB on the same file (River's), so that both agree on locking.
+// transactions. Within one process, prefer the store's SQL() (its single
+// writer connection) over a second *sql.DB: writers on separate
+// connections wait for each other in SQLite's busy handler.
 func DSN(path string) string {
 	u := url.URL{Path: path}
 	return "file:" + u.EscapedPath() + "?" +
@@ -68,18 +69,31 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	// Every write of the process goes through one connection, so writers
+	// queue in database/sql instead of sleeping in SQLite's busy handler;
+	// reads use a pool of their own and run in parallel (WAL). Share
+	// SQL() with River so that its writes queue on the same connection.
 	db, err := sql.Open(DriverName, DSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	st, err := open(ctx, db)
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	readDB, err := sql.Open(DriverName, DSN(path))
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open sqlite %s: %w", path, err), db.Close())
+	}
+	readDB.SetMaxIdleConns(4)
+	st, err := open(ctx, db, readDB)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open sqlite %s: %w", path, err), db.Close(), readDB.Close())
 	}
 	return st, nil
 }
 
-func open(ctx context.Context, db *sql.DB) (*sqldb.DB, error) {
+func open(ctx context.Context, db, readDB *sql.DB) (*sqldb.DB, error) {
 	if err := db.PingContext(ctx); err != nil {
 		return nil, err
 	}
@@ -87,7 +101,7 @@ func open(ctx context.Context, db *sql.DB) (*sqldb.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqldb.New(db, sqldb.Config{Dialect: dialect(), Migrations: migrations})
+	st, err := sqldb.New(db, sqldb.Config{Dialect: dialect(), Migrations: migrations, ReadDB: readDB})
 	if err != nil {
 		return nil, err
 	}
