@@ -19,7 +19,14 @@ import (
 	"github.com/sesame-access/sesame/internal/clock"
 	"github.com/sesame-access/sesame/internal/config"
 	"github.com/sesame-access/sesame/internal/connector"
+	"github.com/sesame-access/sesame/internal/connector/awsidc"
+	"github.com/sesame-access/sesame/internal/connector/baton"
 	"github.com/sesame-access/sesame/internal/connector/fake"
+	"github.com/sesame-access/sesame/internal/connector/github"
+	"github.com/sesame-access/sesame/internal/connector/gworkspace"
+	"github.com/sesame-access/sesame/internal/connector/okta"
+	"github.com/sesame-access/sesame/internal/connector/scim"
+	"github.com/sesame-access/sesame/internal/connector/webhook"
 	"github.com/sesame-access/sesame/internal/connector/ldap"
 	"github.com/sesame-access/sesame/internal/connector/manual"
 	"github.com/sesame-access/sesame/internal/connector/mysql"
@@ -72,6 +79,13 @@ func (m *Main) registry() *connector.Registry {
 	reg.Register(mysql.TypeName, mysql.New)
 	reg.Register(ldap.TypeName, ldap.New)
 	reg.Register(sshca.TypeName, sshca.New)
+	reg.Register(github.TypeName, github.New)
+	reg.Register(okta.TypeName, okta.New)
+	reg.Register(awsidc.TypeName, awsidc.New)
+	reg.Register(gworkspace.TypeName, gworkspace.New)
+	reg.Register(scim.TypeName, scim.New)
+	reg.Register(webhook.TypeName, webhook.New)
+	reg.Register(baton.TypeName, baton.New)
 	return reg
 }
 

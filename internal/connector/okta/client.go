@@ -1,0 +1,179 @@
+package okta
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sesame-access/sesame/internal/clock"
+	"github.com/sesame-access/sesame/internal/connector"
+)
+
+// APIError is an error answer from Okta.
+type APIError struct {
+	Method, Path string
+	Status       int
+	// Code and Summary are Okta's errorCode and errorSummary; ID is its
+	// errorId, for Okta support.
+	Code, Summary, ID string
+}
+
+func (e *APIError) Error() string {
+	msg := e.Summary
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	s := fmt.Sprintf("okta: %s %s: %d %s", e.Method, e.Path, e.Status, msg)
+	if e.Code != "" {
+		s += " (" + e.Code
+		if e.ID != "" {
+			s += ", errorId " + e.ID
+		}
+		s += ")"
+	}
+	return s
+}
+
+// RetryAfterError is a retryable error that says how long Okta asked to
+// wait (until X-Rate-Limit-Reset).
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string { return fmt.Sprintf("%v (retry after %s)", e.Err, e.After) }
+
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter reports how long to wait before the next attempt.
+func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }
+
+func hasStatus(err error, code int) bool {
+	ae, ok := errors.AsType[*APIError](err)
+	return ok && ae.Status == code
+}
+
+type client struct {
+	base  *url.URL
+	token string
+	http  *http.Client
+	clock clock.Clock
+}
+
+func (c *client) url(path string) string { return strings.TrimRight(c.base.String(), "/") + path }
+
+// do sends one request and decodes a JSON answer into out (when not nil).
+func (c *client) do(ctx context.Context, method, rawURL string, out any) (http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, http.NoBody)
+	if err != nil {
+		return nil, connector.Permanent(fmt.Errorf("okta: build request: %w", err))
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "sesame-access")
+	req.Header.Set("Authorization", "SSWS "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("okta: %s %s: %w", method, req.URL.Path, ctx.Err())
+		}
+		return nil, fmt.Errorf("okta: %s %s: %w", method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return resp.Header, fmt.Errorf("okta: %s %s: read answer: %w", method, req.URL.Path, err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if out != nil && resp.StatusCode != http.StatusNoContent {
+			if err := json.NewDecoder(bytes.NewReader(data)).Decode(out); err != nil {
+				return resp.Header, fmt.Errorf("okta: %s %s: decode answer: %w", method, req.URL.Path, err)
+			}
+		}
+		return resp.Header, nil
+	}
+	var eb struct {
+		ErrorCode    string `json:"errorCode"`
+		ErrorSummary string `json:"errorSummary"`
+		ErrorID      string `json:"errorId"`
+	}
+	if json.Unmarshal(data, &eb) != nil {
+		eb.ErrorCode, eb.ErrorSummary, eb.ErrorID = "", "", ""
+	}
+	apiErr := &APIError{Method: method, Path: req.URL.Path, Status: resp.StatusCode, Code: eb.ErrorCode, Summary: eb.ErrorSummary, ID: eb.ErrorID}
+	return resp.Header, c.classify(apiErr, resp.Header)
+}
+
+// classify: 429 is retryable, reported as *RetryAfterError until
+// X-Rate-Limit-Reset when the header is there; 5xx are retryable; every
+// other error (401 E0000011, 403 E0000006, 404 E0000007, 400) is
+// permanent.
+func (c *client) classify(e *APIError, h http.Header) error {
+	switch {
+	case e.Status == http.StatusTooManyRequests:
+		if reset, err := strconv.ParseInt(h.Get("X-Rate-Limit-Reset"), 10, 64); err == nil {
+			return &RetryAfterError{After: max(time.Unix(reset, 0).Sub(c.clock.Now()), 0), Err: e}
+		}
+		return e
+	case e.Status >= 500 || e.Status == http.StatusRequestTimeout:
+		return e
+	default:
+		return connector.Permanent(e)
+	}
+}
+
+// each fetches every page of a list, following the rel="next" Link
+// header as given (Okta sends one Link header per relation), and calls f
+// with each page's items. Links to another host are refused.
+func each[T any](ctx context.Context, c *client, path string, f func([]T)) error {
+	next := c.url(path)
+	for next != "" {
+		var page []T
+		h, err := c.do(ctx, http.MethodGet, next, &page)
+		if err != nil {
+			return err
+		}
+		f(page)
+		next = nextLink(h.Values("Link"))
+		if next != "" {
+			u, err := url.Parse(next)
+			if err != nil || u.Scheme != c.base.Scheme || u.Host != c.base.Host {
+				return connector.Permanent(errors.New("okta: refusing to follow a pagination link to another host"))
+			}
+		}
+	}
+	return nil
+}
+
+// nextLink returns the rel="next" target among Link header values (each
+// may itself hold several comma-separated links), or "".
+func nextLink(values []string) string {
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			target, params, ok := strings.Cut(strings.TrimSpace(part), ";")
+			if !ok {
+				continue
+			}
+			for p := range strings.SplitSeq(params, ";") {
+				k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+				if !strings.EqualFold(k, "rel") {
+					continue
+				}
+				for rel := range strings.FieldsSeq(strings.Trim(val, `"`)) {
+					if strings.EqualFold(rel, "next") {
+						return strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(target), "<"), ">")
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
