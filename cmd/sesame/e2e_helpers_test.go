@@ -27,7 +27,7 @@ var binary = sync.OnceValues(func() (string, error) { //nolint:gochecknoglobals 
 		return "", err
 	}
 	out := filepath.Join(dir, "sesame")
-	cmd := osexec.Command("go", "build", "-race", "-o", out, ".")
+	cmd := osexec.CommandContext(context.Background(), "go", "build", "-race", "-o", out, ".") //nolint:gosec // fixed arguments and a temp path
 	cmd.Stderr = os.Stderr
 	return out, cmd.Run()
 })
@@ -44,7 +44,7 @@ func buildBinary(t *testing.T) string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
@@ -79,7 +79,7 @@ func startServe(t *testing.T, env []string, args ...string) *proc {
 	bin := buildBinary(t)
 	addr := freeAddr(t)
 	p := &proc{t: t, addr: addr, logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
-	p.cmd = osexec.Command(bin, append([]string{"serve", "--addr", addr}, args...)...)
+	p.cmd = osexec.CommandContext(context.WithoutCancel(t.Context()), bin, append([]string{"serve", "--addr", addr}, args...)...) //nolint:gosec // runs the binary this test built
 	p.cmd.Env = append(os.Environ(), env...)
 	w := lockedWriter{p.mu, p.logs}
 	p.cmd.Stdout, p.cmd.Stderr = w, w
@@ -96,7 +96,9 @@ func startServe(t *testing.T, env []string, args ...string) *proc {
 	})
 	deadline := time.Now().Add(60 * time.Second) //nolint:forbidigo // real-time wait for a process
 	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/readyz", nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			_ = resp.Body.Close() //nolint:errcheck // probe
 			if resp.StatusCode == http.StatusOK {
@@ -146,7 +148,7 @@ func (p *proc) interrupt(t *testing.T) {
 // runCLI runs the binary with args and env and returns stdout.
 func runCLI(t *testing.T, env []string, args ...string) string {
 	t.Helper()
-	cmd := osexec.Command(buildBinary(t), args...)
+	cmd := osexec.CommandContext(t.Context(), buildBinary(t), args...) //nolint:gosec // runs the binary this test built
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -223,5 +225,5 @@ func sprintf(format string, args ...any) string { return fmt.Sprintf(format, arg
 // exec prepares the binary with args (not started).
 func exec(t *testing.T, args ...string) *osexec.Cmd {
 	t.Helper()
-	return osexec.Command(buildBinary(t), args...)
+	return osexec.CommandContext(t.Context(), buildBinary(t), args...) //nolint:gosec // runs the binary this test built
 }

@@ -68,7 +68,9 @@ func TestServeDemoFromScratch(t *testing.T) {
 	})
 
 	metrics := func() string {
-		resp, err := http.Get(p.url() + "/metrics")
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, p.url()+"/metrics", nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		var buf bytes.Buffer
 		_, err = buf.ReadFrom(resp.Body)
@@ -84,7 +86,7 @@ func TestServeDemoFromScratch(t *testing.T) {
 	for _, want := range []string{`sesame_grants{state="active"} 1`, `sesame_requests{state="active"} 1`,
 		`sesame_http_request_duration_seconds_count{code="201",method="POST",route="POST /api/v1/requests"} 1`,
 		"sesame_job_queue_depth", "sesame_job_run_seconds_bucket"} {
-		require.True(t, strings.Contains(m, want), "metrics lack %s", want)
+		require.Contains(t, m, want)
 	}
 
 	p.interrupt(t)
@@ -170,9 +172,13 @@ func TestKill9LosesNothing(t *testing.T) {
 				return
 			default:
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			req, _ := http.NewRequestWithContext(ctx, "POST", p.url()+"/api/v1/requests",
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url()+"/api/v1/requests",
 				strings.NewReader(`{"entitlements":["slow:write"],"duration":"1h","reason":"burst"}`))
+			if err != nil {
+				cancel()
+				return
+			}
 			req.Header.Set("Authorization", "Bearer "+tok)
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := http.DefaultClient.Do(req)

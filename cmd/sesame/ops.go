@@ -68,24 +68,24 @@ func configCmd(args []string, stdout, stderr io.Writer, getenv func(string) stri
 
 // openForOps loads the config (flag or SESAME_CONFIG) and opens the
 // database with migrations, for operator commands.
-func openForOps(ctx context.Context, configPath string, stderr io.Writer, getenv func(string) string) (*config.Config, *database, error) {
+func openForOps(ctx context.Context, configPath string, stderr io.Writer, getenv func(string) string) (*database, error) {
 	m := NewMain(io.Discard, stderr, getenv)
 	cfg, err := loadOptions(m.registry()).Load(configPath, getenv)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	db, err := openDatabase(ctx, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	box, _, err := secretBox(cfg, getenv)
 	if err != nil {
-		return nil, nil, errors.Join(err, db.Close())
+		return nil, errors.Join(err, db.Close())
 	}
 	if _, err := catalog.SyncWith(ctx, db.store, cfg, clock.Real{}.Now(), catalog.Options{Secrets: box}); err != nil {
-		return nil, nil, errors.Join(fmt.Errorf("sync catalog: %w", err), db.Close())
+		return nil, errors.Join(fmt.Errorf("sync catalog: %w", err), db.Close())
 	}
-	return cfg, db, nil
+	return db, nil
 }
 
 // migrateCmd applies migrations and exits.
@@ -96,7 +96,7 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	_, db, err := openForOps(ctx, *configPath, stderr, getenv)
+	db, err := openForOps(ctx, *configPath, stderr, getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "sesame migrate: %v\n", err)
 		return 1
@@ -151,7 +151,7 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		fmt.Fprintf(stderr, "sesame token: unknown subcommand %q\n\n%s", sub, use)
 		return 2
 	}
-	_, db, err := openForOps(ctx, *configPath, stderr, getenv)
+	db, err := openForOps(ctx, *configPath, stderr, getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "sesame token: %v\n", err)
 		return 1

@@ -218,7 +218,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux.HandleFunc("GET /readyz", m.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
-	m.listener, err = net.Listen("tcp", cfg.Server.Addr)
+	m.listener, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
 	}
@@ -233,7 +233,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.serveErr = make(chan error, 1)
 	go func() { m.serveErr <- m.server.Serve(m.listener) }()
 	m.banner(sum)
-	log.Info("sesame started", "addr", m.listener.Addr().String(), "database", m.db.dialect, "demo", cfg.Demo)
+	log.InfoContext(ctx, "sesame started", "addr", m.listener.Addr().String(), "database", m.db.dialect, "demo", cfg.Demo)
 	return nil
 }
 

@@ -17,9 +17,12 @@ const (
 	GrantRevokeFailed GrantState = "revoke_failed"
 )
 
-// GrantStates lists every state, for validation of filters.
-var GrantStates = []GrantState{GrantPending, GrantProvisioning, GrantActive, GrantRevoking,
-	GrantRevoked, GrantFailed, GrantRevokeFailed}
+// GrantStates lists every state, for validation of filters. Each call
+// returns a new slice, so callers cannot change the list for others.
+func GrantStates() []GrantState {
+	return []GrantState{GrantPending, GrantProvisioning, GrantActive, GrantRevoking,
+		GrantRevoked, GrantFailed, GrantRevokeFailed}
+}
 
 // Grant is access for one user to one entitlement, from one request.
 type Grant struct {
@@ -42,10 +45,14 @@ type Grant struct {
 	RevokeReason string        `json:"revoke_reason,omitempty"`
 	// ManualTask is set when a person must provision or revoke by hand
 	// (the manual connector); it holds what they are asked to do.
-	ManualTask string    `json:"manual_task,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
-	Version    int       `json:"version"`
+	ManualTask string `json:"manual_task,omitempty"`
+	// Credentials are the sealed credentials a connector issued for this
+	// grant (secrets.Box), waiting to be handed to the holder once; ""
+	// when there are none or they were handed over. Never serialised.
+	Credentials string    `json:"-"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Version     int       `json:"version"`
 }
 
 // StartProvisioning marks an attempt to set up access.
@@ -111,6 +118,8 @@ func (g *Grant) BeginRevoke(reason string, now time.Time) (ok bool, err error) {
 		g.RevokeReason = reason
 		g.UpdatedAt = now
 		return false, nil
+	case GrantRevoked, GrantFailed:
+		// final: nothing was granted or it is already gone (error below)
 	}
 	return false, transitionErr("grant %s is %s; there is nothing to revoke", g.ID, g.State)
 }
@@ -124,6 +133,7 @@ func (g *Grant) Revoked(now time.Time) error {
 	g.RevokedAt = now
 	g.LastError = ""
 	g.ManualTask = ""
+	g.Credentials = ""
 	g.UpdatedAt = now
 	return nil
 }
@@ -141,12 +151,12 @@ func (g *Grant) RevokeFailed(msg string, now time.Time) error {
 }
 
 // Extend moves the expiry of an active grant to now+d, which must not pass
-// max from now (zero max means no limit).
-func (g *Grant) Extend(d, max time.Duration, now time.Time) error {
+// limit from now (zero limit means no limit).
+func (g *Grant) Extend(d, limit time.Duration, now time.Time) error {
 	if g.State != GrantActive {
 		return transitionErr("grant %s is %s; only active grants can be extended", g.ID, g.State)
 	}
-	if err := CheckDuration(d, max); err != nil {
+	if err := CheckDuration(d, limit); err != nil {
 		return err
 	}
 	next := now.Add(d)

@@ -117,7 +117,7 @@ func setup(t *testing.T, newQ newQueueFunc) *testBundle {
 
 	require.NoError(t, q.Start(ctx))
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		require.NoError(t, q.Stop(ctx))
 	})

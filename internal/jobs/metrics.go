@@ -29,8 +29,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.done, m.run, m.wait, m.revokeLag} {
 			if err := reg.Register(c); err != nil {
-				var are prometheus.AlreadyRegisteredError
-				if !errors.As(err, &are) {
+				if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
 					return nil, err
 				}
 			}
@@ -63,6 +62,10 @@ func outcome(k river.EventKind) string {
 		return "snoozed"
 	case river.EventKindJobCancelled:
 		return "cancelled"
+	case river.EventKindJobInterrupted:
+		return "interrupted"
+	case river.EventKindQueuePaused, river.EventKindQueueResumed:
+		// Not job outcomes; not subscribed to.
 	}
 	return string(k)
 }

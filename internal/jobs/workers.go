@@ -43,8 +43,7 @@ func (w *dueWorker) Work(ctx context.Context, _ *river.Job[DueArgs]) error {
 // result maps a use case's error to River: not due yet snoozes until due;
 // anything else is returned for River's retry with backoff.
 func result(err error, now time.Time) error {
-	var nd *workflow.NotDueError
-	if errors.As(err, &nd) {
+	if nd, ok := errors.AsType[*workflow.NotDueError](err); ok {
 		return river.JobSnooze(max(nd.At.Sub(now), time.Second))
 	}
 	return err

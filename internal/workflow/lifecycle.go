@@ -2,12 +2,15 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/sesame-access/sesame/internal/access"
+	"github.com/sesame-access/sesame/internal/connector"
 	"github.com/sesame-access/sesame/internal/store"
 )
 
@@ -291,4 +294,57 @@ func (s *Service) GetRequest(ctx context.Context, actorID, id string) (*access.R
 		return nil, nil, fmt.Errorf("load grants: %w", err)
 	}
 	return r, grants, nil
+}
+
+// TakeCredentials hands the credentials a connector issued for grantID to
+// its holder, once: they are opened, removed from the store in the same
+// transaction, and the hand-over is audited (without the secret). Only the
+// holder may, only while the grant is active.
+func (s *Service) TakeCredentials(ctx context.Context, actorID, grantID string) (*connector.Credentials, error) {
+	var out *connector.Credentials
+	err := s.run(ctx, func(q store.Queries, fx *effects) error {
+		actor, err := loadActor(ctx, q, actorID)
+		if err != nil {
+			return err
+		}
+		g, err := q.GrantGetByID(ctx, grantID, true)
+		if err != nil {
+			return notFound(err, "grant", grantID)
+		}
+		if g.UserID != actor.ID {
+			return access.Errorf(access.CodeNotFound, "grant %s not found", grantID)
+		}
+		if g.State != access.GrantActive {
+			return access.Errorf(access.CodeConflict, "grant %s is %s; credentials exist only while it is active", g.ID, g.State)
+		}
+		if g.Credentials == "" {
+			return access.Errorf(access.CodeConflict, "grant %s has no credentials waiting: they were already handed over, or its connector issues none", g.ID)
+		}
+		if s.secrets == nil {
+			return errors.New("credentials are sealed but no key for secrets is configured")
+		}
+		plain, err := s.secrets.Open(g.Credentials)
+		if err != nil {
+			return fmt.Errorf("open credentials of grant %s: %w", g.ID, err)
+		}
+		var c credentialsJSON
+		if err := json.Unmarshal([]byte(plain), &c); err != nil {
+			return fmt.Errorf("decode credentials of grant %s: %w", g.ID, err)
+		}
+		g.Credentials = ""
+		g.UpdatedAt = fx.now
+		if err := q.GrantUpdate(ctx, g); err != nil {
+			return err
+		}
+		if err := fx.audit(ctx, q, actor.ID, "grant.credentials_retrieved", "grant", g.ID, nil, nil,
+			map[string]any{"kind": c.Kind, "username": c.Username}); err != nil {
+			return err
+		}
+		out = &connector.Credentials{Kind: c.Kind, Username: c.Username, Secret: c.Secret, Hint: c.Hint}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

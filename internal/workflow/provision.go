@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -77,9 +78,10 @@ func (s *Service) Provision(ctx context.Context, grantID string) error {
 		return err
 	}
 
+	var sealedCreds string
 	conn, err := s.openConnector(app)
 	if err == nil {
-		err = conn.Grant(ctx, t)
+		sealedCreds, err = s.grantOn(ctx, conn, t)
 	}
 	if ctx.Err() != nil {
 		// Shutting down mid-call: leave the grant provisioning; the retry
@@ -100,10 +102,12 @@ func (s *Service) Provision(ctx context.Context, grantID string) error {
 		var pending *connector.PendingError
 		switch {
 		case err == nil:
+			g.Credentials = sealedCreds
 			if err := s.activate(ctx, q, fx, g); err != nil {
 				return err
 			}
-			return fx.audit(ctx, q, access.SystemActor, "grant.provisioned", "grant", g.ID, &before, g, nil)
+			return fx.audit(ctx, q, access.SystemActor, "grant.provisioned", "grant", g.ID, &before, g,
+				map[string]any{"credentials_issued": sealedCreds != ""})
 		case errors.As(err, &pending):
 			g.ManualTask = pending.Task
 			g.UpdatedAt = fx.now
@@ -145,6 +149,40 @@ func (s *Service) Provision(ctx context.Context, grantID string) error {
 		return txErr
 	}
 	return retry
+}
+
+// grantOn grants t on conn. A connector that issues credentials gets
+// IssueGrant instead, and the credentials come back sealed (never held in
+// clear outside this call).
+func (s *Service) grantOn(ctx context.Context, conn connector.Connector, t connector.Target) (string, error) {
+	ci, ok := conn.(connector.CredentialIssuer)
+	if !ok {
+		return "", conn.Grant(ctx, t)
+	}
+	if s.secrets == nil {
+		return "", connector.Permanent(errors.New("this connector issues credentials, which need a key for secrets at rest"))
+	}
+	creds, err := ci.IssueGrant(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(credentialsJSON(creds))
+	if err != nil {
+		return "", fmt.Errorf("encode credentials: %w", err)
+	}
+	sealed, err := s.secrets.Seal(string(b))
+	if err != nil {
+		return "", fmt.Errorf("seal credentials: %w", err)
+	}
+	return sealed, nil
+}
+
+// credentialsJSON is how sealed credentials are encoded.
+type credentialsJSON struct {
+	Kind     string `json:"kind"`
+	Username string `json:"username,omitempty"`
+	Secret   string `json:"secret"`
+	Hint     string `json:"hint,omitempty"`
 }
 
 // retryable wraps a provisioning error that should be retried.

@@ -85,10 +85,12 @@ type Notifier interface {
 	Deliver(ctx context.Context, n *access.Notification) error
 }
 
-// SettingsOpener opens sealed connector settings; *secrets.Box
-// implements it.
-type SettingsOpener interface {
+// Secrets seals and opens values at rest; *secrets.Box implements it.
+type Secrets interface {
+	// OpenSettings opens sealed connector settings.
 	OpenSettings(settings map[string]string) (map[string]string, error)
+	Seal(plain string) (string, error)
+	Open(sealed string) (string, error)
 }
 
 // Config configures a Service. Store, Clock, Policy and Connectors are
@@ -98,9 +100,10 @@ type Config struct {
 	Clock      clock.Clock
 	Policy     Policy
 	Connectors *connector.Registry
-	// Secrets opens sealed connector settings (nil: settings are used as
-	// stored).
-	Secrets SettingsOpener
+	// Secrets opens sealed connector settings and seals issued
+	// credentials. Nil: settings are used as stored, and connectors that
+	// issue credentials cannot be used (their grants fail).
+	Secrets Secrets
 	// Notifier delivers notifications; nil marks them sent after logging
 	// (useful before Slack is configured).
 	Notifier Notifier
@@ -123,7 +126,7 @@ type Service struct {
 	policy   Policy
 	conns    *connector.Registry
 	notifier Notifier
-	secrets  SettingsOpener
+	secrets  Secrets
 	log      *slog.Logger
 	enq      Enqueuer
 

@@ -180,8 +180,7 @@ func (s *Service) buildRequest(ctx context.Context, q store.Queries, actor *acce
 	if d == 0 {
 		fields = append(fields, access.FieldError{Field: "duration", Message: "is required"})
 	} else if err := access.CheckDuration(d, plan.MaxDuration); err != nil {
-		var ae *access.Error
-		if errors.As(err, &ae) {
+		if ae, ok := errors.AsType[*access.Error](err); ok {
 			fields = append(fields, ae.Fields...)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/sesame-access/sesame/internal/connector/fake"
 	"github.com/sesame-access/sesame/internal/connector/manual"
 	"github.com/sesame-access/sesame/internal/policy"
+	"github.com/sesame-access/sesame/internal/secrets"
 	"github.com/sesame-access/sesame/internal/store"
 	"github.com/sesame-access/sesame/internal/store/postgres"
 	"github.com/sesame-access/sesame/internal/store/sqlite"
@@ -96,7 +97,10 @@ func setup(t *testing.T, open opener) *testBundle {
 	reg := connector.NewRegistry()
 	reg.Register(fake.TypeName, b.backend.Factory())
 	reg.Register(manual.TypeName, manual.New)
-	b.svc, err = workflow.New(workflow.Config{Store: b.st, Clock: b.clock, Policy: engine, Connectors: reg, ProvisionAttempts: 3})
+	reg.Register("issuer", func(map[string]string) (connector.Connector, error) { return issuer{}, nil })
+	box, err := secrets.New(make([]byte, secrets.KeySize))
+	require.NoError(t, err)
+	b.svc, err = workflow.New(workflow.Config{Store: b.st, Clock: b.clock, Policy: engine, Connectors: reg, ProvisionAttempts: 3, Secrets: box})
 	require.NoError(t, err)
 	b.svc.SetEnqueuer(b.enq)
 
@@ -127,6 +131,7 @@ func setup(t *testing.T, open opener) *testBundle {
 		{ID: "broken", Name: "Broken", ConnectorType: fake.TypeName, ConnectorSettings: map[string]string{"fail": "grant"}, Owners: []string{"usr_bob"}, Source: access.SourceConfig},
 		{ID: "denied", Name: "Denied", ConnectorType: fake.TypeName, ConnectorSettings: map[string]string{"deny": "both"}, Owners: []string{"usr_bob"}, Source: access.SourceConfig},
 		{ID: "orphan", Name: "Orphan", ConnectorType: fake.TypeName, Source: access.SourceConfig},
+		{ID: "vault", Name: "Vault", ConnectorType: "issuer", Owners: []string{"usr_bob"}, Source: access.SourceConfig},
 	} {
 		app.CreatedAt, app.UpdatedAt = t0, t0
 		require.NoError(t, b.st.AppUpsert(ctx, app))
@@ -284,7 +289,7 @@ func TestMultiStepPolicy(t *testing.T) {
 	})
 }
 
-func TestSubmitValidation(t *testing.T) {
+func TestSubmitValidation(t *testing.T) { //nolint:tparallel // the checks after the cases need them finished
 	t.Parallel()
 	b := setup(t, openers()["sqlite"])
 	tests := []struct {
@@ -307,19 +312,22 @@ func TestSubmitValidation(t *testing.T) {
 		{"nobody can approve", "alice", workflow.SubmitParams{Entitlements: []string{"orphan:read"}, Reason: "because of x"}, access.CodeInvalid, ""},
 		{"only approver is the requester", "carol", workflow.SubmitParams{Entitlements: []string{"aws-prod:read"}, Reason: "because of x"}, access.CodeInvalid, ""},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := b.svc.Submit(t.Context(), b.id(tc.who), tc.p)
-			require.Error(t, err)
-			require.Equal(t, tc.code, access.ErrorCode(err), err.Error())
-			var ae *access.Error
-			require.ErrorAs(t, err, &ae)
-			if tc.field != "" {
-				require.NotEmpty(t, ae.Fields, err.Error())
-				require.Equal(t, tc.field, ae.Fields[0].Field, err.Error())
-			}
-		})
-	}
+	t.Run("cases", func(t *testing.T) {
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				_, err := b.svc.Submit(t.Context(), b.id(tc.who), tc.p)
+				require.Error(t, err)
+				require.Equal(t, tc.code, access.ErrorCode(err), err.Error())
+				var ae *access.Error
+				require.ErrorAs(t, err, &ae)
+				if tc.field != "" {
+					require.NotEmpty(t, ae.Fields, err.Error())
+					require.Equal(t, tc.field, ae.Fields[0].Field, err.Error())
+				}
+			})
+		}
+	})
 	n, _, err := b.st.RequestList(t.Context(), store.RequestListParams{})
 	require.NoError(t, err)
 	require.Empty(t, n, "a refused request leaves nothing behind")
@@ -623,4 +631,45 @@ func TestDeliver(t *testing.T) {
 		require.Equal(t, access.NotificationSent, got.State)
 		require.Equal(t, 1, got.Attempts, "delivered once")
 	}
+}
+
+// issuer is a connector that issues a password per grant.
+type issuer struct{}
+
+func (issuer) Grant(context.Context, connector.Target) error  { return nil }
+func (issuer) Revoke(context.Context, connector.Target) error { return nil }
+func (issuer) IssueGrant(_ context.Context, t connector.Target) (connector.Credentials, error) {
+	return connector.Credentials{Kind: "password", Username: "tmp_" + t.GrantID, Secret: "s3cret-" + t.GrantID, Hint: "psql -U tmp"}, nil
+}
+
+func TestIssuedCredentialsAreHandedOverOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, openers()["sqlite"])
+	ctx := t.Context()
+	r := b.submit(t, "alice", workflow.SubmitParams{Entitlements: []string{"vault:read"}})
+	_, err := b.svc.Decide(ctx, b.id("bob"), workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
+	require.NoError(t, err)
+	g := b.grants(t, r.ID)[0]
+	require.NoError(t, b.svc.Provision(ctx, g.ID))
+	g, err = b.st.GrantGetByID(ctx, g.ID, false)
+	require.NoError(t, err)
+	require.Equal(t, access.GrantActive, g.State)
+	require.True(t, secrets.IsSealed(g.Credentials), "stored sealed, never in clear")
+	require.NotContains(t, g.Credentials, "s3cret")
+
+	_, err = b.svc.TakeCredentials(ctx, b.id("bob"), g.ID)
+	require.Equal(t, access.CodeNotFound, access.ErrorCode(err), "only the holder")
+	c, err := b.svc.TakeCredentials(ctx, b.id("alice"), g.ID)
+	require.NoError(t, err)
+	require.Equal(t, "s3cret-"+g.ID, c.Secret)
+	require.Equal(t, "tmp_"+g.ID, c.Username)
+	_, err = b.svc.TakeCredentials(ctx, b.id("alice"), g.ID)
+	require.Equal(t, access.CodeConflict, access.ErrorCode(err), "once")
+	g, err = b.st.GrantGetByID(ctx, g.ID, false)
+	require.NoError(t, err)
+	require.Empty(t, g.Credentials)
+	es, _, err := b.st.EventList(ctx, store.EventListParams{Action: "grant.credentials_retrieved"})
+	require.NoError(t, err)
+	require.Len(t, es, 1)
+	require.NotContains(t, string(es[0].Data), "s3cret")
 }

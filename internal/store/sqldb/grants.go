@@ -12,13 +12,13 @@ import (
 )
 
 const grantCols = `id, request_id, user_id, app_id, entitlement_id, state, duration, max_duration, activated_at,
-	expires_at, revoked_at, attempts, last_error, revoke_reason, manual_task, created_at, updated_at, version`
+	expires_at, revoked_at, attempts, last_error, revoke_reason, manual_task, credentials, created_at, updated_at, version`
 
 func scanGrant(s scanner) (*access.Grant, error) {
 	g := new(access.Grant)
 	err := s.Scan(&g.ID, &g.RequestID, &g.UserID, &g.AppID, &g.EntitlementID, &g.State, &g.Duration,
 		&g.MaxDuration, timeCol{&g.ActivatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt}, &g.Attempts,
-		&g.LastError, &g.RevokeReason, &g.ManualTask, timeCol{&g.CreatedAt}, timeCol{&g.UpdatedAt}, &g.Version)
+		&g.LastError, &g.RevokeReason, &g.ManualTask, &g.Credentials, timeCol{&g.CreatedAt}, timeCol{&g.UpdatedAt}, &g.Version)
 	return g, err
 }
 
@@ -27,7 +27,7 @@ func scanGrant(s scanner) (*access.Grant, error) {
 func (q *queries) grantArgs(g *access.Grant) []any {
 	return []any{g.RequestID, g.UserID, g.AppID, g.EntitlementID, string(g.State), int64(g.Duration),
 		int64(g.MaxDuration), q.tm(g.ActivatedAt), q.tm(g.ExpiresAt), q.tm(g.RevokedAt), int64(g.Attempts),
-		g.LastError, g.RevokeReason, g.ManualTask, q.tm(g.CreatedAt), q.tm(g.UpdatedAt)}
+		g.LastError, g.RevokeReason, g.ManualTask, g.Credentials, q.tm(g.CreatedAt), q.tm(g.UpdatedAt)}
 }
 
 // GrantCreate stores g; a second grant with g.ID is ErrConflict.
@@ -58,7 +58,7 @@ func (q *queries) GrantGetByID(ctx context.Context, id string, lock bool) (*acce
 func (q *queries) GrantUpdate(ctx context.Context, g *access.Grant) error {
 	n, err := q.execN(ctx, `UPDATE grants SET request_id = ?, user_id = ?, app_id = ?, entitlement_id = ?,
 		state = ?, duration = ?, max_duration = ?, activated_at = ?, expires_at = ?, revoked_at = ?,
-		attempts = ?, last_error = ?, revoke_reason = ?, manual_task = ?, created_at = ?, updated_at = ?,
+		attempts = ?, last_error = ?, revoke_reason = ?, manual_task = ?, credentials = ?, created_at = ?, updated_at = ?,
 		version = version + 1
 		WHERE id = ? AND version = ?`, append(q.grantArgs(g), g.ID, int64(g.Version))...)
 	if err != nil {
