@@ -10,7 +10,9 @@ import (
 	"github.com/sesame-access/sesame/internal/access"
 )
 
-func chain(n int) []*access.Event {
+// chain returns a valid five-event hash chain.
+func chain() []*access.Event {
+	const n = 5
 	var out []*access.Event
 	prev := ""
 	for i := 1; i <= n; i++ {
@@ -35,22 +37,22 @@ func TestChainVerifier(t *testing.T) {
 		}
 		return nil
 	}
-	require.NoError(t, verify(chain(5)))
+	require.NoError(t, verify(chain()))
 
-	edited := chain(5)
+	edited := chain()
 	edited[2].ActorID = "mallory"
 	require.ErrorContains(t, verify(edited), "seq 3: hash does not match")
 
-	removed := chain(5)
+	removed := chain()
 	removed = append(removed[:2], removed[3:]...)
 	require.ErrorContains(t, verify(removed), "seq 4: expected seq 3")
 
-	reordered := chain(5)
+	reordered := chain()
 	reordered[1], reordered[2] = reordered[2], reordered[1]
 	require.ErrorContains(t, verify(reordered), "expected seq 2")
 
 	// Renumbering after a removal is caught by the hash links.
-	renum := chain(5)
+	renum := chain()
 	renum = append(renum[:2], renum[3:]...)
 	for i, e := range renum {
 		e.Seq = int64(i + 1)

@@ -3,6 +3,7 @@ package access
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Code classifies an error for every front end: the REST API maps it once to
@@ -40,11 +41,12 @@ func (e *Error) Error() string {
 	if len(e.Fields) == 0 {
 		return e.Message
 	}
-	s := e.Message
+	var b strings.Builder
+	b.WriteString(e.Message)
 	for _, f := range e.Fields {
-		s += fmt.Sprintf("; %s: %s", f.Field, f.Message)
+		fmt.Fprintf(&b, "; %s: %s", f.Field, f.Message)
 	}
-	return s
+	return b.String()
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -69,8 +71,7 @@ func Invalid(message string, fields ...FieldError) *Error {
 // ErrorCode returns the code of err, or "" for an uncoded error (an
 // internal failure).
 func ErrorCode(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e.Code
 	}
 	return ""

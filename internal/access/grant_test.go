@@ -38,7 +38,7 @@ func TestGrantTransitions(t *testing.T) {
 			map[access.GrantState]access.GrantState{access.GrantActive: access.GrantActive}},
 	}
 	for _, o := range ops {
-		for _, s := range access.GrantStates {
+		for _, s := range access.GrantStates() {
 			g := &access.Grant{ID: "grt_1", State: s, Duration: time.Hour, ExpiresAt: t0.Add(time.Hour)}
 			err := o.do(g)
 			want, legal := o.from[s]

@@ -21,15 +21,20 @@ const (
 	RequestFailed    RequestState = "failed"    // no grant could be provisioned
 )
 
-// RequestStates lists every state, for validation of filters.
-var RequestStates = []RequestState{RequestPending, RequestApproved, RequestActive, RequestRejected,
-	RequestCancelled, RequestTimedOut, RequestExpired, RequestFailed}
+// RequestStates lists every state, for validation of filters. Each call
+// returns a new slice, so callers cannot change the list for others.
+func RequestStates() []RequestState {
+	return []RequestState{RequestPending, RequestApproved, RequestActive, RequestRejected,
+		RequestCancelled, RequestTimedOut, RequestExpired, RequestFailed}
+}
 
 // Final reports whether no further transition is possible.
 func (s RequestState) Final() bool {
 	switch s {
 	case RequestRejected, RequestCancelled, RequestTimedOut, RequestExpired, RequestFailed:
 		return true
+	case RequestPending, RequestApproved, RequestActive:
+		return false
 	}
 	return false
 }
@@ -276,6 +281,8 @@ func (r *Request) Settle(grants []Grant, now time.Time) bool {
 			anyOpen = true
 		case GrantRevoked:
 			anyGranted = true
+		case GrantFailed:
+			// never granted: counts only through len(grants) below
 		}
 	}
 	next := r.State
@@ -310,15 +317,15 @@ func (r *Request) Approvers() []string {
 	return out
 }
 
-// CheckDuration validates a requested duration against max (zero max means
-// no limit).
-func CheckDuration(d, max time.Duration) error {
+// CheckDuration validates a requested duration against limit (zero limit
+// means no limit).
+func CheckDuration(d, limit time.Duration) error {
 	if d <= 0 {
 		return Invalid("invalid duration", FieldError{Field: "duration", Message: "must be positive"})
 	}
-	if max > 0 && d > max {
+	if limit > 0 && d > limit {
 		return &Error{Code: CodeInvalid, Message: "invalid duration", Err: ErrDurationTooLong,
-			Fields: []FieldError{{Field: "duration", Message: "must be at most " + FormatDuration(max)}}}
+			Fields: []FieldError{{Field: "duration", Message: "must be at most " + FormatDuration(limit)}}}
 	}
 	return nil
 }

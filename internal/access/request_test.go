@@ -116,7 +116,7 @@ func TestRequestDecide(t *testing.T) {
 
 func TestRequestDecideOnEveryState(t *testing.T) {
 	t.Parallel()
-	for _, s := range access.RequestStates {
+	for _, s := range access.RequestStates() {
 		r := twoStep()
 		r.State = s
 		_, err := r.Decide(user("bob"), access.Decision{Outcome: access.Approve}, t0)

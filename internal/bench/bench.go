@@ -74,8 +74,11 @@ func OpenSQLite(ctx context.Context, dir string) (*Stack, error) {
 	if _, err := raw.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS bench_ceiling (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
-	s.ceiling = func(ctx context.Context, i int) error { return insertTx(ctx, raw, "?", i) }
-	return s, s.start(ctx, func(cfg jobs.Config) (*jobs.Queue, error) { return jobs.NewSQLite(rdb, cfg) })
+	s.ceiling = func(ctx context.Context, i int) error { return insertSQL(ctx, raw, i) }
+	if err := s.start(ctx, func(cfg jobs.Config) (*jobs.Queue, error) { return jobs.NewSQLite(rdb, cfg) }); err != nil {
+		return nil, err // start closed the stack
+	}
+	return s, nil
 }
 
 // OpenPostgres builds a stack on url (use a fresh schema).
@@ -98,15 +101,18 @@ func OpenPostgres(ctx context.Context, url string) (*Stack, error) {
 		return nil, errors.Join(err, s.Close())
 	}
 	s.ceiling = func(ctx context.Context, i int) error { return insertPgx(ctx, pool, i) }
-	return s, s.start(ctx, func(cfg jobs.Config) (*jobs.Queue, error) { return jobs.NewPostgres(pool, cfg) })
+	if err := s.start(ctx, func(cfg jobs.Config) (*jobs.Queue, error) { return jobs.NewPostgres(pool, cfg) }); err != nil {
+		return nil, err // start closed the stack
+	}
+	return s, nil
 }
 
-func insertTx(ctx context.Context, db *sql.DB, ph string, i int) error {
+func insertSQL(ctx context.Context, db *sql.DB, i int) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO bench_ceiling (id, v) VALUES ("+ph+", 'x')", i); err != nil {
+	if _, err := tx.ExecContext(ctx, "INSERT INTO bench_ceiling (id, v) VALUES (?, 'x')", i); err != nil {
 		return errors.Join(err, tx.Rollback())
 	}
 	return tx.Commit()

@@ -22,7 +22,7 @@ func TestNewIsTimeOrdered(t *testing.T) {
 			t.Fatalf("bad id %q", id)
 		}
 	}
-	if New("x", base) == New("x", base) {
+	if a, b := New("x", base), New("x", base); a == b {
 		t.Fatal("two ids at the same instant collided")
 	}
 }

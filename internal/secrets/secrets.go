@@ -126,7 +126,7 @@ func IsSealed(v string) bool { return strings.HasPrefix(v, Prefix) }
 // secret (isSecret) sealed.
 func (b *Box) SealSettings(settings map[string]string, isSecret func(string) bool) (map[string]string, error) {
 	if settings == nil {
-		return nil, nil
+		return nil, nil //nolint:nilnil // a nil map is a valid, empty map: the copy of nil settings is nil
 	}
 	out := make(map[string]string, len(settings))
 	for k, v := range settings {
@@ -145,7 +145,7 @@ func (b *Box) SealSettings(settings map[string]string, isSecret func(string) boo
 // OpenSettings returns a copy of settings with every sealed value opened.
 func (b *Box) OpenSettings(settings map[string]string) (map[string]string, error) {
 	if settings == nil {
-		return nil, nil
+		return nil, nil //nolint:nilnil // a nil map is a valid, empty map: the copy of nil settings is nil
 	}
 	out := make(map[string]string, len(settings))
 	for k, v := range settings {

@@ -7,6 +7,7 @@ package connectortest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -101,7 +102,11 @@ func Run(t *testing.T, h Harness) {
 			t.Fatal("Grant gave access to another target")
 		}
 		if gl, ok := c.(connector.GrantLister); ok {
-			if !syncHas(t, ctx, c, gl, tg) {
+			has, err := syncHas(ctx, c, gl, tg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !has {
 				t.Fatal("ListGrants does not show the grant")
 			}
 		}
@@ -115,7 +120,11 @@ func Run(t *testing.T, h Harness) {
 			t.Fatalf("second revoke must succeed (idempotent): %v", err)
 		}
 		if gl, ok := c.(connector.GrantLister); ok {
-			if syncHas(t, ctx, c, gl, tg) {
+			has, err := syncHas(ctx, c, gl, tg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if has {
 				t.Fatal("ListGrants still shows the revoked grant")
 			}
 		}
@@ -200,11 +209,10 @@ func Run(t *testing.T, h Harness) {
 
 // syncHas reports whether ListGrants shows tg, matching the account by
 // email or, for connectors that map accounts, by the mapped name.
-func syncHas(t *testing.T, ctx context.Context, c connector.Connector, gl connector.GrantLister, tg connector.Target) bool {
-	t.Helper()
+func syncHas(ctx context.Context, c connector.Connector, gl connector.GrantLister, tg connector.Target) (bool, error) {
 	gs, err := gl.ListGrants(ctx)
 	if err != nil {
-		t.Fatalf("ListGrants: %v", err)
+		return false, fmt.Errorf("ListGrants: %w", err)
 	}
 	account := ""
 	if m, ok := c.(connector.AccountMapper); ok {
@@ -215,5 +223,5 @@ func syncHas(t *testing.T, ctx context.Context, c connector.Connector, gl connec
 			return false
 		}
 		return (g.AccountEmail != "" && strings.EqualFold(g.AccountEmail, tg.Email)) || (account != "" && g.Account == account)
-	})
+	}), nil
 }

@@ -95,8 +95,8 @@ func (h *handler) listGrants(w http.ResponseWriter, r *http.Request, p *principa
 	ps := newParams(r, "state", "active", "expiring_before", "user", "app", "request", "cursor", "limit")
 	var states []access.GrantState
 	for _, s := range ps.list("state") {
-		if !slices.Contains(access.GrantStates, access.GrantState(s)) {
-			ps.add("state", fmt.Sprintf("%q is not a grant state (%s)", s, joinStates(access.GrantStates)))
+		if !slices.Contains(access.GrantStates(), access.GrantState(s)) {
+			ps.add("state", fmt.Sprintf("%q is not a grant state (%s)", s, joinStates(access.GrantStates())))
 			continue
 		}
 		states = append(states, access.GrantState(s))

@@ -152,8 +152,8 @@ func (h *handler) listRequests(w http.ResponseWriter, r *http.Request, p *princi
 	ps := newParams(r, "state", "requester", "approver", "app", "cursor", "limit")
 	var states []access.RequestState
 	for _, s := range ps.list("state") {
-		if !slices.Contains(access.RequestStates, access.RequestState(s)) {
-			ps.add("state", fmt.Sprintf("%q is not a request state (%s)", s, joinStates(access.RequestStates)))
+		if !slices.Contains(access.RequestStates(), access.RequestState(s)) {
+			ps.add("state", fmt.Sprintf("%q is not a request state (%s)", s, joinStates(access.RequestStates())))
 			continue
 		}
 		states = append(states, access.RequestState(s))
