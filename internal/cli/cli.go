@@ -57,6 +57,7 @@ func groups() map[string][]command {
 			{"revoke", "revoke a grant now", grantRevoke},
 			{"extend", "extend an active grant", grantExtend},
 			{"complete", "mark a manual provisioning or revocation task done", grantComplete},
+			{"credentials", "fetch the credentials issued for your grant (once)", grantCredentials},
 		},
 		"audit": {
 			{"list", "list audit events (admins and auditors)", auditList},

@@ -270,3 +270,34 @@ func (h *handler) completeGrant(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	return h.respondGrant(w, r, g)
 }
+
+// credentialsJSON is what POST /grants/{id}/credentials returns, once.
+type credentialsJSON struct {
+	GrantID  string `json:"grant_id"`
+	Kind     string `json:"kind"`
+	Username string `json:"username,omitempty"`
+	Secret   string `json:"secret"`
+	Hint     string `json:"hint,omitempty"`
+}
+
+// takeCredentials: POST /grants/{id}/credentials hands the holder the
+// credentials the connector issued for the grant (a temporary password, an
+// SSH certificate), once. A POST because it consumes them.
+func (h *handler) takeCredentials(w http.ResponseWriter, r *http.Request, p *principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := newParams(r).Err(); err != nil {
+		return err
+	}
+	if err := decodeBody(w, r, &emptyBody{}, true); err != nil {
+		return err
+	}
+	c, err := h.svc.TakeCredentials(r.Context(), p.User.ID, id)
+	if err != nil {
+		return fmt.Errorf("take credentials: %w", err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return h.writeJSON(w, r, http.StatusOK, credentialsJSON{GrantID: id, Kind: c.Kind, Username: c.Username, Secret: c.Secret, Hint: c.Hint})
+}

@@ -38,6 +38,7 @@ func routeTable() []route {
 		{Method: http.MethodPost, Path: Prefix + "/grants/{id}/revoke", Handle: (*handler).revokeGrant},
 		{Method: http.MethodPost, Path: Prefix + "/grants/{id}/extend", Handle: (*handler).extendGrant},
 		{Method: http.MethodPost, Path: Prefix + "/grants/{id}/complete", Handle: (*handler).completeGrant},
+		{Method: http.MethodPost, Path: Prefix + "/grants/{id}/credentials", Handle: (*handler).takeCredentials},
 
 		{Method: http.MethodGet, Path: Prefix + "/audit", Handle: (*handler).listAudit},
 		{Method: http.MethodGet, Path: Prefix + "/audit/export", Handle: (*handler).exportAudit},
