@@ -51,7 +51,7 @@ type Main struct {
 	Config *config.Config
 	Logger *slog.Logger
 	// Tuning of background work (flags of serve; zero: defaults).
-	JobTimeout, RescueAfter, SweepInterval, StallAfter time.Duration
+	JobTimeout, RescueAfter, SweepInterval, StallAfter, ReconcileInterval time.Duration
 	// Fake is the shared backend of the "fake" connector.
 	Fake *fake.Backend
 
@@ -112,6 +112,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&m.RescueAfter, "job-rescue-after", 0, "how long a job of a dead process stays stuck before it runs again (default 2m; > job-timeout)")
 	fs.DurationVar(&m.SweepInterval, "sweep-interval", 0, "how often the leader looks for due work without a job (default 15s)")
 	fs.DurationVar(&m.StallAfter, "stall-after", 0, "how long work may wait before the sweeper enqueues it again (default 2m)")
+	fs.DurationVar(&m.ReconcileInterval, "reconcile-interval", 0, "how often every app's real access is compared with Sesame's grants (default 1h)")
 	fs.Usage = func() {
 		fmt.Fprint(m.Stderr, "Usage: sesame serve [--config FILE] [--addr HOST:PORT] [--log-level LEVEL]\n\n")
 		fs.PrintDefaults()
@@ -195,6 +196,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		JobTimeout:        m.JobTimeout,
 		RescueAfter:       m.RescueAfter,
 		SweepInterval:     m.SweepInterval,
+		ReconcileInterval: m.ReconcileInterval,
 	})
 	if err != nil {
 		return err

@@ -19,8 +19,10 @@ const (
 	NotifyGrantFailed       NotificationKind = "grant_failed"
 	NotifyGrantExpiring     NotificationKind = "grant_expiring"
 	NotifyGrantRevoked      NotificationKind = "grant_revoked"
-	NotifyRevokeFailed      NotificationKind = "revoke_failed" // to app owners and admins
-	NotifyManualTask        NotificationKind = "manual_task"   // to app owners
+	NotifyRevokeFailed      NotificationKind = "revoke_failed"    // to app owners and admins
+	NotifyManualTask        NotificationKind = "manual_task"      // to app owners
+	NotifyDriftRevoked      NotificationKind = "drift_revoked"    // to app owners: expired access reappeared and was revoked again
+	NotifyUnmanagedAccess   NotificationKind = "unmanaged_access" // to app owners: access granted outside Sesame
 )
 
 // NotificationState is the delivery state.

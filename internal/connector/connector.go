@@ -187,6 +187,13 @@ type CredentialIssuer interface {
 	IssueGrant(ctx context.Context, t Target) (Credentials, error)
 }
 
+// AppScoped is a connector whose one backend can serve several apps (the
+// fake); ForApp narrows it to one app, so that listings show only that
+// app's access. Sesame calls it whenever it opens a connector for an app.
+type AppScoped interface {
+	ForApp(appID string) Connector
+}
+
 // SettingsValidator checks settings without connecting anywhere (for
 // `sesame config validate`); the Factory calls it too.
 type SettingsValidator interface {

@@ -72,6 +72,13 @@ type DueArgs struct{}
 // Kind implements river.JobArgs.
 func (DueArgs) Kind() string { return "revoke_due" }
 
+// ReconcileArgs compares every app's real access with Sesame's grants
+// (periodic, leader only).
+type ReconcileArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ReconcileArgs) Kind() string { return "reconcile" }
+
 // SweepArgs runs one sweep (periodic, leader only).
 type SweepArgs struct{}
 

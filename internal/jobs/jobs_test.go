@@ -85,6 +85,9 @@ func (l *lazyService) RemindAuto(ctx context.Context, id string, n int) error {
 func (l *lazyService) Sweep(ctx context.Context) (workflow.SweepResult, error) {
 	return l.svc.Load().Sweep(ctx)
 }
+func (l *lazyService) ReconcileAll(ctx context.Context) ([]workflow.DriftReport, error) {
+	return l.svc.Load().ReconcileAll(ctx)
+}
 func (l *lazyService) EnqueueDue(ctx context.Context, limit int) (int, error) {
 	return l.svc.Load().EnqueueDue(ctx, limit)
 }

@@ -37,6 +37,9 @@ type Config struct {
 	// DueInterval is how often the leader looks for grants that fell due
 	// (default 1s): the bound on revocation lag.
 	DueInterval time.Duration
+	// ReconcileInterval is how often the leader compares every app's real
+	// access with Sesame's grants (default 1h).
+	ReconcileInterval time.Duration
 	// PollInterval is how often idle workers look for jobs (default
 	// 200ms; SQLite has no LISTEN/NOTIFY, so this bounds job latency).
 	PollInterval time.Duration
@@ -89,6 +92,7 @@ func newQueue(cfg Config) (*Queue, error) {
 	cfg.SweepInterval = cmp.Or(cfg.SweepInterval, 15*time.Second)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 200*time.Millisecond)
 	cfg.DueInterval = cmp.Or(cfg.DueInterval, time.Second)
+	cfg.ReconcileInterval = cmp.Or(cfg.ReconcileInterval, time.Hour)
 	cfg.ProvisionAttempts = cmp.Or(cfg.ProvisionAttempts, 8)
 	cfg.RetryBase = cmp.Or(cfg.RetryBase, 5*time.Second)
 	cfg.RetryMax = cmp.Or(cfg.RetryMax, time.Hour)
@@ -167,6 +171,7 @@ func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
 	river.AddWorker(workers, &remindWorker{q: q})
 	river.AddWorker(workers, &sweepWorker{q: q})
 	river.AddWorker(workers, &dueWorker{q: q})
+	river.AddWorker(workers, &reconcileWorker{q: q})
 	client, err := river.NewClient(d, &river.Config{
 		ID:                q.cfg.ID,
 		Logger:            q.log.With("component", "river"),
@@ -189,6 +194,10 @@ func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
 					return DueArgs{}, &river.InsertOpts{MaxAttempts: 1, Priority: 1, UniqueOpts: uniqueOpts()}
 				},
 				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(q.cfg.ReconcileInterval),
+				func() (river.JobArgs, *river.InsertOpts) {
+					return ReconcileArgs{}, &river.InsertOpts{MaxAttempts: 1, Priority: 4, UniqueOpts: uniqueOpts()}
+				}, nil),
 		},
 	})
 	if err != nil {

@@ -20,7 +20,26 @@ type Service interface {
 	RemindAuto(ctx context.Context, requestID string, n int) error
 	Sweep(ctx context.Context) (workflow.SweepResult, error)
 	EnqueueDue(ctx context.Context, limit int) (int, error)
+	ReconcileAll(ctx context.Context) ([]workflow.DriftReport, error)
 }
+
+type reconcileWorker struct {
+	river.WorkerDefaults[ReconcileArgs]
+	q *Queue
+}
+
+func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs]) error {
+	reps, err := w.q.svc.ReconcileAll(ctx)
+	for _, r := range reps {
+		if r.Reappeared > 0 || r.Unmanaged > 0 {
+			w.q.log.WarnContext(ctx, "access drift", "app", r.AppID, "reappeared", r.Reappeared, "unmanaged", r.Unmanaged)
+		}
+	}
+	return err
+}
+
+// Timeout gives reconciliation of many apps more than the default job time.
+func (w *reconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration { return 30 * time.Minute }
 
 // dueBatch bounds one due poll; a larger backlog is taken in several polls
 // within the same job.

@@ -200,7 +200,14 @@ func (s *Service) openConnector(app *access.App) (connector.Connector, error) {
 		}
 		settings = opened
 	}
-	return s.conns.Open(app.ConnectorType, settings)
+	conn, err := s.conns.Open(app.ConnectorType, settings)
+	if err != nil {
+		return nil, err
+	}
+	if sc, ok := conn.(connector.AppScoped); ok {
+		conn = sc.ForApp(app.ID)
+	}
+	return conn, nil
 }
 
 // loadActor returns the active user id. An unknown user is

@@ -673,3 +673,49 @@ func TestIssuedCredentialsAreHandedOverOnce(t *testing.T) {
 	require.Len(t, es, 1)
 	require.NotContains(t, string(es[0].Data), "s3cret")
 }
+
+func TestReconcileFindsDrift(t *testing.T) {
+	t.Parallel()
+	b := setup(t, openers()["sqlite"])
+	ctx := t.Context()
+	r := b.submit(t, "alice", workflow.SubmitParams{Entitlements: []string{"github:read"}})
+	_, err := b.svc.Decide(ctx, b.id("bob"), workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
+	require.NoError(t, err)
+	g := b.grants(t, r.ID)[0]
+	require.NoError(t, b.svc.Provision(ctx, g.ID))
+
+	// In order: nothing to report.
+	rep, err := b.svc.Reconcile(ctx, "github")
+	require.NoError(t, err)
+	require.Equal(t, workflow.DriftReport{AppID: "github", Present: 1}, rep)
+
+	// Expire it, then someone restores the access by hand, and someone else
+	// gets admin outside Sesame; another app's access is not github's.
+	b.clock.Advance(2 * time.Hour)
+	require.NoError(t, b.svc.Revoke(ctx, g.ID))
+	conn, err := b.backend.Factory()(nil)
+	require.NoError(t, err)
+	require.NoError(t, conn.Grant(ctx, connector.Target{AppID: "github", Email: "alice@example.com", EntitlementKey: "read"}))
+	require.NoError(t, conn.Grant(ctx, connector.Target{AppID: "github", Email: "mallory@example.com", EntitlementKey: "admin"}))
+	require.NoError(t, conn.Grant(ctx, connector.Target{AppID: "aws-prod", Email: "erin@example.com", EntitlementKey: "admin"}))
+
+	rep, err = b.svc.Reconcile(ctx, "github")
+	require.NoError(t, err)
+	require.Equal(t, workflow.DriftReport{AppID: "github", Present: 2, Reappeared: 1, Unmanaged: 1}, rep)
+	require.False(t, b.backend.Has("github", "alice@example.com", "read"), "reappeared access is revoked again")
+	require.True(t, b.backend.Has("github", "mallory@example.com", "admin"), "unmanaged access is reported, not touched")
+
+	rep, err = b.svc.Reconcile(ctx, "github")
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Unmanaged)
+	es, _, err := b.st.EventList(ctx, store.EventListParams{Action: "app.unmanaged_access"})
+	require.NoError(t, err)
+	require.Len(t, es, 1, "reported once")
+	es, _, err = b.st.EventList(ctx, store.EventListParams{Action: "grant.drift_revoked"})
+	require.NoError(t, err)
+	require.Len(t, es, 1)
+
+	rep, err = b.svc.Reconcile(ctx, "grafana")
+	require.NoError(t, err)
+	require.True(t, rep.Skipped, "the manual connector cannot list")
+}

@@ -74,6 +74,15 @@ type Connector struct {
 	delay time.Duration
 	fail  string
 	deny  string
+	// app, when set (ForApp), limits ListGrants to one app.
+	app string
+}
+
+// ForApp implements connector.AppScoped.
+func (c *Connector) ForApp(appID string) connector.Connector {
+	cc := *c
+	cc.app = appID
+	return &cc
 }
 
 var _ connector.Connector = (*Connector)(nil)
@@ -183,13 +192,16 @@ func (b *Backend) Granted() []string {
 	return out
 }
 
-// ListGrants implements connector.GrantLister. The fake does not know
-// which app it serves, so it lists the pairs of every app.
+// ListGrants implements connector.GrantLister: the pairs of its app (see
+// ForApp), or of every app when it was not narrowed to one.
 func (c *Connector) ListGrants(_ context.Context) ([]connector.GrantRecord, error) {
 	c.b.mu.Lock()
 	defer c.b.mu.Unlock()
 	var out []connector.GrantRecord
-	for _, m := range c.b.granted {
+	for app, m := range c.b.granted {
+		if c.app != "" && app != c.app {
+			continue
+		}
 		for k := range m {
 			email, ent, _ := strings.Cut(k, "\x00")
 			out = append(out, connector.GrantRecord{Account: email, AccountEmail: email, EntitlementKey: ent})
