@@ -168,7 +168,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("sync catalog: %w", err)
 	}
-	engine, err := policy.New(cfg.Policies, cfg.Org.MaxDuration)
+	engine, err := policy.New(cfg.Policies, cfg.Org.MaxDuration, cfg.PolicyOptions()...)
 	if err != nil {
 		return fmt.Errorf("policies: %w", err)
 	}

@@ -28,8 +28,13 @@ type Config struct {
 	Org      Org
 	Catalog  Catalog
 	Users    []User
-	// Policies are validated with policy.Validate; pass them to policy.New
-	// with Org.MaxDuration.
+	// OnCall are the on-call rotations policies refer to (approvers.oncall,
+	// the CEL oncall list). Members are emails of configured users,
+	// lowercase; Start is UTC.
+	OnCall []policy.Rotation
+	// Policies are validated with policy.Validate (with WithRotations(OnCall)
+	// and the catalog's entitlements); build the engine with PolicyOptions:
+	// policy.New(c.Policies, c.Org.MaxDuration, c.PolicyOptions()...).
 	Policies []policy.Policy
 	// Demo is true when the configuration names no apps: Catalog, Users
 	// and Policies then come from the embedded demo (demo.yaml).
@@ -103,6 +108,16 @@ type Org struct {
 	// MaxDuration bounds every grant, whatever the policy or entitlement
 	// says. Default 12h.
 	MaxDuration time.Duration
+	// PolicyChanges controls changes to the policies made through the API.
+	// File-only: no environment variable can turn the review off.
+	PolicyChanges PolicyChanges
+}
+
+// PolicyChanges controls changes to the approval policies.
+type PolicyChanges struct {
+	// TwoPersonRule makes a policy change proposed through the API wait
+	// for a second admin's approval (see policy.Change). Default false.
+	TwoPersonRule bool
 }
 
 // Catalog lists the apps people can request access to.
@@ -178,6 +193,20 @@ type User struct {
 	Groups      []string
 	Roles       []access.Role
 	SlackUserID string
+}
+
+// PolicyOptions are the options to build the policy engine with: the
+// on-call rotations and the configured entitlements (for the tie
+// analysis), as Load validated them.
+func (c *Config) PolicyOptions() []policy.Option {
+	var ents []*access.Entitlement
+	for _, a := range c.Catalog.Apps {
+		for _, e := range a.Entitlements {
+			ents = append(ents, &access.Entitlement{ID: access.EntitlementID(a.ID, e.Key), AppID: a.ID, Key: e.Key,
+				Name: e.Name, Risk: e.Risk, Tags: e.Tags})
+		}
+	}
+	return []policy.Option{policy.WithRotations(c.OnCall), policy.WithCatalog(ents)}
 }
 
 // DatabaseDialect returns "sqlite" or "postgres" according to Database's

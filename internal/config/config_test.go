@@ -165,7 +165,7 @@ func TestParseGoodConfig(t *testing.T) {
 func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 
-	for _, name := range []string{"good", "demo", "example"} {
+	for _, name := range []string{"good", "demo", "example", "policies"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var c *Config
@@ -182,6 +182,8 @@ func TestRoundTrip(t *testing.T) {
 				c, err = Load("", nil)
 			case "example":
 				c, err = Load("../../examples/sesame.yaml", nil)
+			case "policies":
+				c, err = Load("../../examples/policies.yaml", nil)
 			}
 			require.NoError(t, err)
 			again, err := Parse("printed.yaml", []byte(c.String()), nil)
@@ -297,7 +299,7 @@ policies:
 `
 	// x- keys are not special: unknown keys stay errors.
 	_, err := Parse("a.yaml", []byte(doc), nil)
-	require.EqualError(t, err, `a.yaml:1: x-steps: unknown key (known keys: catalog, data_dir, database, log, org, policies, secrets, server, slack, users)`)
+	require.EqualError(t, err, `a.yaml:1: x-steps: unknown key (known keys: catalog, data_dir, database, log, oncall, org, policies, secrets, server, slack, users)`)
 
 	doc = strings.Replace(doc, "x-steps: &owners\n  - {name: Owners, approvers: {app_owners: true}}\n", "", 1)
 	doc = strings.Replace(doc, "steps: *owners", "steps: &owners [{name: Owners, approvers: {app_owners: true}}]}\n  - {id: other, match: {apps: [two]}, steps: *owners", 1)
@@ -309,25 +311,28 @@ policies:
 	require.Equal(t, c.Policies[0].Steps, c.Policies[1].Steps)
 }
 
-// TestExampleUsesEveryKey checks that examples/sesame.yaml shows every key
-// of the file's layout.
+// TestExampleUsesEveryKey checks that the examples show every key of the
+// file's layout: examples/sesame.yaml all but the advanced policy keys,
+// examples/policies.yaml those.
 func TestExampleUsesEveryKey(t *testing.T) {
 	t.Parallel()
 
-	data, err := os.ReadFile("../../examples/sesame.yaml")
-	require.NoError(t, err)
-	r := newReport("example")
-	d := &decoder{r: r, file: "example"}
-	d.config(parseYAML(r, "example", data), &Config{})
-	require.Empty(t, r.problems)
 	written := map[string]bool{}
 	item := regexp.MustCompile(`\[\d+\]`)
-	for p := range r.index {
-		written[item.ReplaceAllString(p, "[]")] = true
+	for _, file := range []string{"../../examples/sesame.yaml", "../../examples/policies.yaml"} {
+		data, err := os.ReadFile(file)
+		require.NoError(t, err)
+		r := newReport("example")
+		d := &decoder{r: r, file: "example"}
+		d.config(parseYAML(r, "example", data), &Config{})
+		require.Empty(t, r.problems)
+		for p := range r.index {
+			written[item.ReplaceAllString(p, "[]")] = true
+		}
 	}
 	paths := yamlPaths(t, reflect.TypeFor[printed]())
 	require.Greater(t, len(paths), 50)
 	for _, p := range paths {
-		require.True(t, written[p], "examples/sesame.yaml does not set %s", p)
+		require.True(t, written[p], "neither examples/sesame.yaml nor examples/policies.yaml sets %s", p)
 	}
 }

@@ -265,6 +265,19 @@ func (d *decoder) duration(n *yaml.Node, path string, dst *time.Duration) {
 	*dst = v
 }
 
+// timestamp reads an RFC 3339 time ("2026-01-05T09:00:00Z"), kept in UTC.
+func (d *decoder) timestamp(n *yaml.Node, path string, dst *time.Time) {
+	if n = d.scalar(n, path, "a time like 2026-01-05T09:00:00Z"); n == nil {
+		return
+	}
+	t, err := time.Parse(time.RFC3339, n.Value)
+	if err != nil {
+		d.problem(n, path, "%q is not a time like 2026-01-05T09:00:00Z (RFC 3339, with a zone)", n.Value)
+		return
+	}
+	*dst = t.UTC()
+}
+
 func (d *decoder) strings(n *yaml.Node, path string, dst *[]string) {
 	d.list(n, path, func(n *yaml.Node, path string) {
 		var s string

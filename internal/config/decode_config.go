@@ -20,6 +20,9 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		"users": func(n *yaml.Node, path string) {
 			d.list(n, path, func(n *yaml.Node, path string) { c.Users = append(c.Users, d.user(n, path)) })
 		},
+		"oncall": func(n *yaml.Node, path string) {
+			d.list(n, path, func(n *yaml.Node, path string) { c.OnCall = append(c.OnCall, d.rotation(n, path)) })
+		},
 		"policies": func(n *yaml.Node, path string) {
 			d.list(n, path, func(n *yaml.Node, path string) { c.Policies = append(c.Policies, d.policy(n, path)) })
 		},
@@ -46,7 +49,28 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		}
 		sections[section][key] = decode
 	}
+	// org.policy_changes is a file-only mapping (no environment variable
+	// may turn the two-person rule off).
+	sections["org"]["policy_changes"] = func(n *yaml.Node, path string) {
+		d.mapping(n, path, fields{
+			"two_person_rule": func(n *yaml.Node, path string) { d.boolean(n, path, &c.Org.PolicyChanges.TwoPersonRule) },
+		})
+	}
 	d.mapping(root, "", f)
+}
+
+// rotation decodes an on-call rotation; start is an RFC 3339 time.
+func (d *decoder) rotation(n *yaml.Node, path string) policy.Rotation {
+	var r policy.Rotation
+	d.mapping(n, path, fields{
+		"id":       func(n *yaml.Node, path string) { d.str(n, path, &r.ID) },
+		"timezone": func(n *yaml.Node, path string) { d.str(n, path, &r.Timezone) },
+		"members":  func(n *yaml.Node, path string) { d.strings(n, path, &r.Members) },
+		"rotation": func(n *yaml.Node, path string) { d.str(n, path, &r.Period) },
+		"start":    func(n *yaml.Node, path string) { d.timestamp(n, path, &r.Start) },
+		"handoff":  func(n *yaml.Node, path string) { d.str(n, path, &r.Handoff) },
+	})
+	return r
 }
 
 func (d *decoder) app(n *yaml.Node, path string) App {
@@ -124,11 +148,23 @@ func (d *decoder) policy(n *yaml.Node, path string) policy.Policy {
 						p.Match.Risk = append(p.Match.Risk, access.Risk(r))
 					}
 				},
-				"groups": func(n *yaml.Node, path string) { d.strings(n, path, &p.Match.Groups) },
+				"groups":    func(n *yaml.Node, path string) { d.strings(n, path, &p.Match.Groups) },
+				"tags":      func(n *yaml.Node, path string) { d.strings(n, path, &p.Match.Tags) },
+				"condition": func(n *yaml.Node, path string) { d.str(n, path, &p.Match.Condition) },
 			})
 		},
 		"steps": func(n *yaml.Node, path string) {
 			d.list(n, path, func(n *yaml.Node, path string) { p.Steps = append(p.Steps, d.step(n, path)) })
+		},
+		"auto_approve": func(n *yaml.Node, path string) {
+			d.list(n, path, func(n *yaml.Node, path string) {
+				var r policy.AutoApproveRule
+				d.mapping(n, path, fields{
+					"name":      func(n *yaml.Node, path string) { d.str(n, path, &r.Name) },
+					"condition": func(n *yaml.Node, path string) { d.str(n, path, &r.Condition) },
+				})
+				p.AutoApprove = append(p.AutoApprove, r)
+			})
 		},
 		"max_duration":     func(n *yaml.Node, path string) { d.duration(n, path, &p.MaxDuration) },
 		"default_duration": func(n *yaml.Node, path string) { d.duration(n, path, &p.DefaultDuration) },
@@ -142,8 +178,11 @@ func (d *decoder) policy(n *yaml.Node, path string) policy.Policy {
 		},
 		"reason": func(n *yaml.Node, path string) {
 			d.mapping(n, path, fields{
-				"required":   func(n *yaml.Node, path string) { d.boolean(n, path, &p.Reason.Required) },
-				"min_length": func(n *yaml.Node, path string) { d.integer(n, path, &p.Reason.MinLength) },
+				"required":       func(n *yaml.Node, path string) { d.boolean(n, path, &p.Reason.Required) },
+				"min_length":     func(n *yaml.Node, path string) { d.integer(n, path, &p.Reason.MinLength) },
+				"pattern":        func(n *yaml.Node, path string) { d.str(n, path, &p.Reason.Pattern) },
+				"ticket_pattern": func(n *yaml.Node, path string) { d.str(n, path, &p.Reason.TicketPattern) },
+				"hint":           func(n *yaml.Node, path string) { d.str(n, path, &p.Reason.Hint) },
 			})
 		},
 	})
@@ -152,22 +191,27 @@ func (d *decoder) policy(n *yaml.Node, path string) policy.Policy {
 
 func (d *decoder) step(n *yaml.Node, path string) policy.StepRule {
 	var s policy.StepRule
-	a := &s.Approvers
 	d.mapping(n, path, fields{
-		"name": func(n *yaml.Node, path string) { d.str(n, path, &s.Name) },
-		"approvers": func(n *yaml.Node, path string) {
-			d.mapping(n, path, fields{
-				"users":              func(n *yaml.Node, path string) { d.strings(n, path, &a.Users) },
-				"groups":             func(n *yaml.Node, path string) { d.strings(n, path, &a.Groups) },
-				"manager":            func(n *yaml.Node, path string) { d.boolean(n, path, &a.Manager) },
-				"app_owners":         func(n *yaml.Node, path string) { d.boolean(n, path, &a.AppOwners) },
-				"entitlement_owners": func(n *yaml.Node, path string) { d.boolean(n, path, &a.EntitlementOwners) },
-			})
-		},
+		"name":              func(n *yaml.Node, path string) { d.str(n, path, &s.Name) },
+		"approvers":         func(n *yaml.Node, path string) { d.approvers(n, path, &s.Approvers) },
 		"required":          func(n *yaml.Node, path string) { d.integer(n, path, &s.Required) },
 		"all":               func(n *yaml.Node, path string) { d.boolean(n, path, &s.All) },
 		"requester_chooses": func(n *yaml.Node, path string) { d.boolean(n, path, &s.RequesterChooses) },
 		"choose":            func(n *yaml.Node, path string) { d.integer(n, path, &s.Choose) },
+		"escalate_after":    func(n *yaml.Node, path string) { d.duration(n, path, &s.EscalateAfter) },
+		"escalate_to":       func(n *yaml.Node, path string) { d.approvers(n, path, &s.EscalateTo) },
 	})
 	return s
+}
+
+func (d *decoder) approvers(n *yaml.Node, path string, a *policy.ApproverRule) {
+	d.mapping(n, path, fields{
+		"users":              func(n *yaml.Node, path string) { d.strings(n, path, &a.Users) },
+		"groups":             func(n *yaml.Node, path string) { d.strings(n, path, &a.Groups) },
+		"manager":            func(n *yaml.Node, path string) { d.boolean(n, path, &a.Manager) },
+		"managers_manager":   func(n *yaml.Node, path string) { d.boolean(n, path, &a.ManagersManager) },
+		"app_owners":         func(n *yaml.Node, path string) { d.boolean(n, path, &a.AppOwners) },
+		"entitlement_owners": func(n *yaml.Node, path string) { d.boolean(n, path, &a.EntitlementOwners) },
+		"oncall":             func(n *yaml.Node, path string) { d.strings(n, path, &a.OnCall) },
+	})
 }

@@ -27,8 +27,11 @@ func useDemo(c *Config, r *report) {
 	if len(c.Policies) > 0 {
 		r.addf("policies", "policies are configured but catalog.apps is empty: with no apps Sesame runs the demo catalog with its own users and policies; add your apps under catalog.apps or remove policies")
 	}
+	if len(c.OnCall) > 0 {
+		r.addf("oncall", "on-call rotations are configured but catalog.apps is empty: with no apps Sesame runs the demo catalog with its own users and policies; add your apps under catalog.apps or remove oncall")
+	}
 	for p := range r.index {
-		for _, s := range []string{"catalog", "users", "policies"} {
+		for _, s := range []string{"catalog", "users", "oncall", "policies"} {
 			if p == s || strings.HasPrefix(p, s+".") || strings.HasPrefix(p, s+"[") {
 				delete(r.index, p)
 			}
@@ -39,5 +42,5 @@ func useDemo(c *Config, r *report) {
 		d := &decoder{r: r, file: demoFile}
 		d.config(root, demo)
 	}
-	c.Catalog, c.Users, c.Policies, c.Demo = demo.Catalog, demo.Users, demo.Policies, true
+	c.Catalog, c.Users, c.OnCall, c.Policies, c.Demo = demo.Catalog, demo.Users, demo.OnCall, demo.Policies, true
 }

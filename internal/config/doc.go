@@ -10,8 +10,10 @@
 //
 // Every scalar key can be overridden by an environment variable named
 // SESAME_ + the key's path upper-cased with "_" (SESAME_SLACK_BOT_TOKEN for
-// slack.bot_token); EnvVars lists them. Lists (the catalog, users and
-// policies) are file-only.
+// slack.bot_token); EnvVars lists them. Lists (the catalog, users, on-call
+// rotations and policies) are file-only, and so is
+// org.policy_changes.two_person_rule: the environment cannot turn the
+// review of policy changes off.
 //
 // A configuration without catalog.apps runs the embedded demo catalog,
 // users and policies (Config.Demo), checked by the same rules.

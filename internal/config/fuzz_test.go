@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -13,10 +14,17 @@ func FuzzLoad(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	policies, err := os.ReadFile("../../examples/policies.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
 	for _, seed := range []string{
-		string(example), string(DemoYAML()), goodConfig, minimal, secretConfig, "",
+		string(example), string(policies), string(DemoYAML()), goodConfig, minimal, secretConfig, "",
 		"server: {addr: [1, 2\n", "a: &a [*a, *a]\nb: &b {<<: *b}\n", "log: {<<: [{level: debug}, {format: json}]}\n",
 		"catalog: {apps: &x [*x]}\n", "---\n---\n", "\t", "users: [{email: a@b.c, manager: a@b.c}]",
+		minimal + "oncall: [{id: x, members: [a@b.c], rotation: daily, start: 2026-01-05T09:00:00Z, handoff: '25:00'}]\n",
+		strings.Replace(minimal, "{id: default,", "{id: default, match: {condition: 'now.hour(\"UTC\") > 3 &&'},", 1),
+		strings.Replace(minimal, "app_owners: true}", "app_owners: true}, escalate_after: 1h, escalate_to: {oncall: [x]}", 1),
 	} {
 		f.Add([]byte(seed))
 	}

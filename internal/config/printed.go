@@ -7,16 +7,26 @@ import "github.com/sesame-access/sesame/internal/access"
 // loads again.
 
 type printed struct {
-	Server   printedServer   `yaml:"server" json:"server"`
-	DataDir  string          `yaml:"data_dir" json:"data_dir"`
-	Database string          `yaml:"database" json:"database"`
-	Log      printedLog      `yaml:"log" json:"log"`
-	Secrets  printedSecrets  `yaml:"secrets" json:"secrets"`
-	Slack    printedSlack    `yaml:"slack" json:"slack"`
-	Org      printedOrg      `yaml:"org" json:"org"`
-	Catalog  printedCatalog  `yaml:"catalog" json:"catalog"`
-	Users    []printedUser   `yaml:"users" json:"users"`
-	Policies []printedPolicy `yaml:"policies" json:"policies"`
+	Server   printedServer     `yaml:"server" json:"server"`
+	DataDir  string            `yaml:"data_dir" json:"data_dir"`
+	Database string            `yaml:"database" json:"database"`
+	Log      printedLog        `yaml:"log" json:"log"`
+	Secrets  printedSecrets    `yaml:"secrets" json:"secrets"`
+	Slack    printedSlack      `yaml:"slack" json:"slack"`
+	Org      printedOrg        `yaml:"org" json:"org"`
+	Catalog  printedCatalog    `yaml:"catalog" json:"catalog"`
+	Users    []printedUser     `yaml:"users" json:"users"`
+	OnCall   []printedRotation `yaml:"oncall,omitempty" json:"oncall,omitempty"`
+	Policies []printedPolicy   `yaml:"policies" json:"policies"`
+}
+
+type printedRotation struct {
+	ID       string   `yaml:"id" json:"id"`
+	Timezone string   `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	Members  []string `yaml:"members" json:"members"`
+	Rotation string   `yaml:"rotation" json:"rotation"`
+	Start    string   `yaml:"start" json:"start"`
+	Handoff  string   `yaml:"handoff,omitempty" json:"handoff,omitempty"`
 }
 
 type printedServer struct {
@@ -44,7 +54,12 @@ type printedSlack struct {
 }
 
 type printedOrg struct {
-	MaxDuration string `yaml:"max_duration" json:"max_duration"`
+	MaxDuration   string               `yaml:"max_duration" json:"max_duration"`
+	PolicyChanges printedPolicyChanges `yaml:"policy_changes" json:"policy_changes"`
+}
+
+type printedPolicyChanges struct {
+	TwoPersonRule bool `yaml:"two_person_rule" json:"two_person_rule"`
 }
 
 type printedCatalog struct {
@@ -94,6 +109,7 @@ type printedPolicy struct {
 	Default         bool             `yaml:"default,omitempty" json:"default,omitempty"`
 	Match           printedMatch     `yaml:"match,omitempty" json:"match"`
 	Steps           []printedStep    `yaml:"steps" json:"steps"`
+	AutoApprove     []printedAuto    `yaml:"auto_approve,omitempty" json:"auto_approve,omitempty"`
 	MaxDuration     string           `yaml:"max_duration,omitempty" json:"max_duration,omitempty"`
 	DefaultDuration string           `yaml:"default_duration,omitempty" json:"default_duration,omitempty"`
 	PendingTimeout  string           `yaml:"pending_timeout,omitempty" json:"pending_timeout,omitempty"`
@@ -106,6 +122,13 @@ type printedMatch struct {
 	Entitlements []string      `yaml:"entitlements,omitempty" json:"entitlements,omitempty"`
 	Risk         []access.Risk `yaml:"risk,omitempty" json:"risk,omitempty"`
 	Groups       []string      `yaml:"groups,omitempty" json:"groups,omitempty"`
+	Tags         []string      `yaml:"tags,omitempty" json:"tags,omitempty"`
+	Condition    string        `yaml:"condition,omitempty" json:"condition,omitempty"`
+}
+
+type printedAuto struct {
+	Name      string `yaml:"name" json:"name"`
+	Condition string `yaml:"condition" json:"condition"`
 }
 
 type printedStep struct {
@@ -115,19 +138,26 @@ type printedStep struct {
 	All              bool             `yaml:"all,omitempty" json:"all,omitempty"`
 	RequesterChooses bool             `yaml:"requester_chooses,omitempty" json:"requester_chooses,omitempty"`
 	Choose           int              `yaml:"choose,omitempty" json:"choose,omitempty"`
+	EscalateAfter    string           `yaml:"escalate_after,omitempty" json:"escalate_after,omitempty"`
+	EscalateTo       printedApprovers `yaml:"escalate_to,omitempty" json:"escalate_to"`
 }
 
 type printedApprovers struct {
 	Users             []string `yaml:"users,omitempty" json:"users,omitempty"`
 	Groups            []string `yaml:"groups,omitempty" json:"groups,omitempty"`
 	Manager           bool     `yaml:"manager,omitempty" json:"manager,omitempty"`
+	ManagersManager   bool     `yaml:"managers_manager,omitempty" json:"managers_manager,omitempty"`
 	AppOwners         bool     `yaml:"app_owners,omitempty" json:"app_owners,omitempty"`
 	EntitlementOwners bool     `yaml:"entitlement_owners,omitempty" json:"entitlement_owners,omitempty"`
+	OnCall            []string `yaml:"oncall,omitempty" json:"oncall,omitempty"`
 }
 
 type printedReason struct {
-	Required  bool `yaml:"required,omitempty" json:"required,omitempty"`
-	MinLength int  `yaml:"min_length,omitempty" json:"min_length,omitempty"`
+	Required      bool   `yaml:"required,omitempty" json:"required,omitempty"`
+	MinLength     int    `yaml:"min_length,omitempty" json:"min_length,omitempty"`
+	Pattern       string `yaml:"pattern,omitempty" json:"pattern,omitempty"`
+	TicketPattern string `yaml:"ticket_pattern,omitempty" json:"ticket_pattern,omitempty"`
+	Hint          string `yaml:"hint,omitempty" json:"hint,omitempty"`
 }
 
 type printedReminders struct {

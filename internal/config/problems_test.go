@@ -59,7 +59,7 @@ func TestProblems(t *testing.T) {
 			doc:  "server:\n  adr: x\ncolour: red\n" + minimal,
 			want: []string{
 				`t.yaml:2: server.adr: unknown key (did you mean "addr"?)`,
-				`t.yaml:3: colour: unknown key (known keys: catalog, data_dir, database, log, org, policies, secrets, server, slack, users)`,
+				`t.yaml:3: colour: unknown key (known keys: catalog, data_dir, database, log, oncall, org, policies, secrets, server, slack, users)`,
 			},
 		},
 		{
@@ -327,7 +327,7 @@ policies:
 				`t.yaml:8: policies[0].match.apps[1]: "nope" is not a configured app`,
 				`t.yaml:8: policies[0].match.entitlements[1]: "app:write" is not a configured entitlement (write app:key, like github:admin)`,
 				`t.yaml:8: policies[0].match.risk: "severe" is not low, medium or high`,
-				`t.yaml:11: policies[0].steps[0].approvers: names nobody: set users, groups, manager, app_owners or entitlement_owners`,
+				`t.yaml:11: policies[0].steps[0].approvers: names nobody: set users, groups, manager, managers_manager, app_owners, entitlement_owners or oncall`,
 				`t.yaml:14: policies[0].steps[1].required: must be at least 1`,
 				`t.yaml:15: policies[0].steps[1].choose: needs requester_chooses`,
 				`t.yaml:16: policies[1].id: "first" is used twice`,

@@ -114,7 +114,8 @@ func (c *Config) Redacted() any {
 		Slack: printedSlack{Mode: c.Slack.Mode, BotToken: redact(c.Slack.BotToken), AppToken: redact(c.Slack.AppToken),
 			SigningSecret: redact(c.Slack.SigningSecret), APIURL: c.Slack.APIURL, Command: c.Slack.Command,
 			AlertsChannel: c.Slack.AlertsChannel},
-		Org: printedOrg{MaxDuration: dur(c.Org.MaxDuration)},
+		Org: printedOrg{MaxDuration: dur(c.Org.MaxDuration),
+			PolicyChanges: printedPolicyChanges{TwoPersonRule: c.Org.PolicyChanges.TwoPersonRule}},
 	}
 	for _, a := range c.Catalog.Apps {
 		pa := printedApp{ID: a.ID, Name: a.Name, Description: a.Description,
@@ -134,6 +135,10 @@ func (c *Config) Redacted() any {
 	for _, u := range c.Users {
 		out.Users = append(out.Users, printedUser(u))
 	}
+	for _, r := range c.OnCall {
+		out.OnCall = append(out.OnCall, printedRotation{ID: r.ID, Timezone: r.Timezone, Members: r.Members, Rotation: r.Period,
+			Start: r.Start.UTC().Format(time.RFC3339), Handoff: r.Handoff})
+	}
 	for _, p := range c.Policies {
 		out.Policies = append(out.Policies, printPolicy(p))
 	}
@@ -148,17 +153,26 @@ func dur(d time.Duration) string {
 }
 
 func printPolicy(p policy.Policy) printedPolicy {
+	m := p.Match
 	pp := printedPolicy{ID: p.ID, Description: p.Description, Default: p.Default,
-		Match:       printedMatch{Apps: p.Match.Apps, Entitlements: p.Match.Entitlements, Risk: p.Match.Risk, Groups: p.Match.Groups},
+		Match: printedMatch{Apps: m.Apps, Entitlements: m.Entitlements, Risk: m.Risk, Groups: m.Groups, Tags: m.Tags,
+			Condition: m.Condition},
 		MaxDuration: dur(p.MaxDuration), DefaultDuration: dur(p.DefaultDuration), PendingTimeout: dur(p.PendingTimeout),
 		Reminders: printedReminders{After: dur(p.Reminders.After), Every: dur(p.Reminders.Every), Max: p.Reminders.Max},
-		Reason:    printedReason{Required: p.Reason.Required, MinLength: p.Reason.MinLength}}
+		Reason: printedReason{Required: p.Reason.Required, MinLength: p.Reason.MinLength, Pattern: p.Reason.Pattern,
+			TicketPattern: p.Reason.TicketPattern, Hint: p.Reason.Hint}}
 	for _, s := range p.Steps {
-		a := s.Approvers
 		pp.Steps = append(pp.Steps, printedStep{Name: s.Name, Required: s.Required, All: s.All,
-			RequesterChooses: s.RequesterChooses, Choose: s.Choose,
-			Approvers: printedApprovers{Users: a.Users, Groups: a.Groups, Manager: a.Manager,
-				AppOwners: a.AppOwners, EntitlementOwners: a.EntitlementOwners}})
+			RequesterChooses: s.RequesterChooses, Choose: s.Choose, Approvers: printApprovers(s.Approvers),
+			EscalateAfter: dur(s.EscalateAfter), EscalateTo: printApprovers(s.EscalateTo)})
+	}
+	for _, r := range p.AutoApprove {
+		pp.AutoApprove = append(pp.AutoApprove, printedAuto(r))
 	}
 	return pp
+}
+
+func printApprovers(a policy.ApproverRule) printedApprovers {
+	return printedApprovers{Users: a.Users, Groups: a.Groups, Manager: a.Manager, ManagersManager: a.ManagersManager,
+		AppOwners: a.AppOwners, EntitlementOwners: a.EntitlementOwners, OnCall: a.OnCall}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"net"
 	"net/mail"
 	"net/url"
@@ -57,7 +58,11 @@ func normalize(c *Config) {
 	for i := range c.Policies {
 		for j := range c.Policies[i].Steps {
 			emails(c.Policies[i].Steps[j].Approvers.Users)
+			emails(c.Policies[i].Steps[j].EscalateTo.Users)
 		}
+	}
+	for i := range c.OnCall {
+		emails(c.OnCall[i].Members)
 	}
 }
 
@@ -240,29 +245,35 @@ func durationCheck(c *Config, r *report, path string, d time.Duration) {
 	}
 }
 
-// splitErrors unpacks errors.Join.
-func splitErrors(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
+// policyProblems maps policy.Validate's problems ("policies[i].path" or
+// "oncall[i].path") to problems at those paths; a CEL condition's problem
+// is reported on the line of its key, with the position within the
+// expression in the message.
+func policyProblems(r *report, err error) {
+	ve, ok := errors.AsType[*policy.ValidationError](err)
+	if !ok {
+		r.addf("policies", "%s", err.Error())
+		return
 	}
-	return []error{err}
-}
-
-// policyProblem maps one of policy.Validate's "policies[i].path: message"
-// errors to a problem at that path.
-func policyProblem(r *report, err error) {
-	path, msg, ok := strings.Cut(err.Error(), ": ")
-	if !ok || !strings.HasPrefix(path, "policies") || strings.ContainsAny(path, " \"") {
-		path, msg = "policies", err.Error()
+	for _, p := range ve.Problems {
+		path := p.Path
+		if !strings.HasPrefix(path, "policies") && !strings.HasPrefix(path, "oncall") && !strings.HasPrefix(path, "org.") {
+			path = "policies"
+		}
+		r.addf(path, "%s", p.Message)
 	}
-	r.addf(path, "%s", msg)
 }
 
 func validatePolicies(c *Config, r *report, users userSet) {
-	if err := policy.Validate(c.Policies); err != nil {
-		for _, e := range splitErrors(err) {
-			policyProblem(r, e)
+	for i, rot := range c.OnCall {
+		for j, m := range rot.Members {
+			if m != "" {
+				users.check(r, index(index("oncall", i)+".members", j), m)
+			}
 		}
+	}
+	if err := policy.Validate(c.Policies, c.PolicyOptions()...); err != nil {
+		policyProblems(r, err)
 	}
 	apps := map[string]bool{}
 	ents := map[string]bool{}
@@ -286,6 +297,7 @@ func validatePolicies(c *Config, r *report, users userSet) {
 		}
 		for j, s := range p.Steps {
 			ownerList(r, users, index(pp+".steps", j)+".approvers.users", s.Approvers.Users)
+			ownerList(r, users, index(pp+".steps", j)+".escalate_to.users", s.EscalateTo.Users)
 		}
 		durationCheck(c, r, pp+".max_duration", p.MaxDuration)
 		durationCheck(c, r, pp+".default_duration", p.DefaultDuration)

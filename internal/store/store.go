@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -136,6 +137,72 @@ type Queries interface {
 	TokenList(ctx context.Context, userID string) ([]*access.Token, error)
 	// TokenUpdate saves RevokedAt and LastUsedAt.
 	TokenUpdate(ctx context.Context, t *access.Token) error
+
+	// Approval policies. Every stored version of the set is kept.
+	// PolicySetGet returns the latest version, or ErrNotFound when none is
+	// stored. PolicySetPut stores s as the next version only if the latest
+	// stored version is s.Version (0 when none), else ErrConflict (two
+	// concurrent puts on one version: one wins); it then sets s.Version to
+	// the new version (s.Version + 1).
+	PolicySetGet(ctx context.Context) (*PolicySet, error)
+	PolicySetPut(ctx context.Context, s *PolicySet) error
+
+	// Policy changes. PolicyChangeCreate refuses a second change with one
+	// ID (ErrConflict). PolicyChangeUpdate saves every field but ID,
+	// ProposedBy, ProposedAt, BaseVersion, Before and After, only if the
+	// stored Version equals c.Version (else ErrConflict; ErrNotFound when
+	// missing), then increments c.Version.
+	PolicyChangeCreate(ctx context.Context, c *PolicyChange) error
+	PolicyChangeGetByID(ctx context.Context, id string) (*PolicyChange, error)
+	PolicyChangeUpdate(ctx context.Context, c *PolicyChange) error
+	// PolicyChangeList returns changes newest first (by ID).
+	PolicyChangeList(ctx context.Context, p PolicyChangeListParams) ([]*PolicyChange, string, error)
+}
+
+// PolicySet is one stored version of the approval policies: the JSON of
+// []policy.Policy (the store does not read it).
+type PolicySet struct {
+	// Version numbers the versions from 1.
+	Version  int64
+	Policies json.RawMessage
+	// Digest is "sha256:<hex>" of Policies. ConfigDigest is the digest of
+	// the config file's policies when they last seeded the store, carried
+	// over by API changes (so that an unchanged file does not undo them).
+	Digest       string
+	ConfigDigest string
+	// Source is "config" or "api"; ChangeID names the policy change an
+	// API version applied.
+	Source    string
+	ChangeID  string
+	UpdatedBy string
+	UpdatedAt time.Time
+}
+
+// PolicyChange is a stored policy.Change: the proposed set in After, the
+// set it replaces in Before (JSON of []policy.Policy).
+type PolicyChange struct {
+	ID string
+	// State is proposed, approved, rejected or applied.
+	State           string
+	ProposedBy      string
+	ProposedAt      time.Time
+	Comment         string
+	BaseVersion     int64
+	Before, After   json.RawMessage
+	DecidedBy       string
+	DecidedAt       time.Time
+	DecisionComment string
+	SelfApproved    bool
+	AppliedAt       time.Time
+	AppliedVersion  int64
+	Version         int
+}
+
+// PolicyChangeListParams filters PolicyChangeList; zero fields do not
+// filter.
+type PolicyChangeListParams struct {
+	Page
+	States []string
 }
 
 // UserListParams filters UserList.

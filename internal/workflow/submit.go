@@ -185,13 +185,13 @@ func (s *Service) buildRequest(ctx context.Context, q store.Queries, actor *acce
 		}
 	}
 	reason := strings.TrimSpace(p.Reason)
-	switch {
-	case len(reason) > MaxReasonLength:
+	if len(reason) > MaxReasonLength {
 		fields = append(fields, access.FieldError{Field: "reason", Message: fmt.Sprintf("must be at most %d characters", MaxReasonLength)})
-	case plan.Reason.Required && reason == "":
-		fields = append(fields, access.FieldError{Field: "reason", Message: "is required"})
-	case reason != "" && len([]rune(reason)) < plan.Reason.MinLength:
-		fields = append(fields, access.FieldError{Field: "reason", Message: fmt.Sprintf("must be at least %d characters", plan.Reason.MinLength)})
+	} else {
+		fields = append(fields, plan.CheckReason(reason)...)
+	}
+	if bad, why := plan.Unapprovable(); bad {
+		return nil, access.Errorf(access.CodeInvalid, "nobody can approve this request: %s", why)
 	}
 	chosen, err := resolveChosen(ctx, q, p.Approvers)
 	if err != nil {

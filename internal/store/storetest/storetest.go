@@ -30,6 +30,7 @@ func Run(t *testing.T, open Opener) {
 		{"Notifications", testNotifications},
 		{"Audit", testAudit},
 		{"Tokens", testTokens},
+		{"Policies", testPolicies},
 		{"Transactions", testTransactions},
 		{"Concurrency", testConcurrency},
 	}
