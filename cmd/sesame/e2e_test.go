@@ -306,3 +306,20 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	require.GreaterOrEqual(t, delta, 2, "the leader sweeps")
 	require.LessOrEqual(t, delta, 6, "only the leader sweeps")
 }
+
+// TestPolicyTestCommand runs `sesame policy test` on the demo catalog.
+func TestPolicyTestCommand(t *testing.T) {
+	t.Parallel()
+	env := []string{"SESAME_DATA_DIR=" + filepath.Join(t.TempDir(), "data")}
+	out := runCLI(t, env, "policy", "test", "--requester", "alice@example.com", "--app", "aws-prod",
+		"--entitlement", "admin", "--duration", "2h", "--reason", "INC-1234 prod outage")
+	for _, want := range []string{"Outcome: needs approval in 2 steps (policy high-risk)",
+		"bob@example.com (Bob Brown): member of group managers; the requester's manager", "Notified on submit: 2 people"} {
+		require.Contains(t, out, want)
+	}
+	cmd := exec(t, "policy", "test", "--requester", "alice@example.com", "--app", "aws-prod", "--entitlement", "admin", "--duration", "3h")
+	cmd.Env = append(cmd.Environ(), env...)
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(b))
+	require.Contains(t, string(b), "duration", "a too long duration is explained")
+}

@@ -30,6 +30,7 @@ Server and operators:
   token list        list API tokens
   token revoke      revoke an API token
   migrate           apply database migrations and exit
+  policy test       explain what the policies do with a request
   bench             measure throughput and latency (see README "Performance")
 
 API client (--server, --token or SESAME_SERVER, SESAME_TOKEN):
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return migrateCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "policy":
+		return policyCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "request", "grant", "audit", "me":
 		return cli.Run(ctx, args, stdout, stderr, getenv)
 	case "version", "--version":

@@ -361,3 +361,60 @@ func (s *Service) approved(ctx context.Context, q store.Queries, fx *effects, r 
 	}
 	return fx.notify(ctx, q, access.NotifyRequestApproved, r.RequesterID, r.ID, "", r.ID, data)
 }
+
+// Simulator is a Policy that can explain itself; *policy.Engine is one.
+type Simulator interface {
+	Simulate(ctx context.Context, dir policy.Directory, in policy.Input) (*policy.Simulation, error)
+}
+
+// SimulateParams is a hypothetical request.
+type SimulateParams struct {
+	// RequesterEmail is who would ask; "" is the actor.
+	RequesterEmail string
+	Entitlements   []string
+	Duration       time.Duration
+	Reason         string
+	// At is when (zero: now), for conditions on the time of day and on-call.
+	At time.Time
+}
+
+// Simulate explains what the policies would do with a request: which
+// policy matches and why others do not, the steps and their eligible
+// approvers with reasons, auto-approval, limits. Anyone may simulate their
+// own requests; only admins and auditors may simulate someone else's.
+// Nothing is stored.
+func (s *Service) Simulate(ctx context.Context, actorID string, p SimulateParams) (*policy.Simulation, error) {
+	actor, err := loadActor(ctx, s.st, actorID)
+	if err != nil {
+		return nil, err
+	}
+	requester := actor
+	if p.RequesterEmail != "" && !strings.EqualFold(p.RequesterEmail, actor.Email) {
+		if !actor.HasRole(access.RoleAdmin) && !actor.HasRole(access.RoleAuditor) {
+			return nil, access.Errorf(access.CodeForbidden, "only admins and auditors may simulate requests of other people")
+		}
+		requester, err = s.st.UserGetByEmail(ctx, strings.ToLower(p.RequesterEmail))
+		if err != nil {
+			return nil, notFound(err, "user", p.RequesterEmail)
+		}
+	}
+	return s.SimulateFor(ctx, requester, p)
+}
+
+// SimulateFor is Simulate for a known requester, without the actor check
+// (for operator tools).
+func (s *Service) SimulateFor(ctx context.Context, requester *access.User, p SimulateParams) (*policy.Simulation, error) {
+	sim, ok := s.policy.(Simulator)
+	if !ok {
+		return nil, access.Errorf(access.CodeUnavailable, "the policy engine cannot simulate")
+	}
+	app, ents, err := s.loadEntitlements(ctx, s.st, p.Entitlements)
+	if err != nil {
+		return nil, err
+	}
+	at := p.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	return sim.Simulate(ctx, s.st, policy.Input{Requester: requester, App: app, Entitlements: ents, Duration: p.Duration, Reason: p.Reason, Now: at})
+}

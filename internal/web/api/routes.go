@@ -40,6 +40,8 @@ func routeTable() []route {
 		{Method: http.MethodPost, Path: Prefix + "/grants/{id}/complete", Handle: (*handler).completeGrant},
 		{Method: http.MethodPost, Path: Prefix + "/grants/{id}/credentials", Handle: (*handler).takeCredentials},
 
+		{Method: http.MethodPost, Path: Prefix + "/policies/simulate", Handle: (*handler).simulatePolicies},
+
 		{Method: http.MethodGet, Path: Prefix + "/audit", Handle: (*handler).listAudit},
 		{Method: http.MethodGet, Path: Prefix + "/audit/export", Handle: (*handler).exportAudit},
 		{Method: http.MethodGet, Path: Prefix + "/audit/verify", Handle: (*handler).verifyAudit},
