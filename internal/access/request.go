@@ -50,6 +50,47 @@ type Step struct {
 	Notified []string `json:"notified"`
 	// Required is how many distinct approvals the step needs (>= 1).
 	Required int `json:"required"`
+	// OpenedAt is when the step became the current one.
+	OpenedAt time.Time `json:"opened_at,omitzero"`
+	// EscalateAfter, when positive, widens the step to EscalateTo (user
+	// IDs) once it has been open that long without enough approvals.
+	EscalateAfter time.Duration `json:"escalate_after,omitempty"`
+	EscalateTo    []string      `json:"escalate_to,omitempty"`
+	// Escalated is set once the step was widened.
+	Escalated bool `json:"escalated,omitempty"`
+}
+
+// EscalationDue reports whether the current step of a pending request
+// should be escalated at now.
+func (r *Request) EscalationDue(now time.Time) bool {
+	if r.State != RequestPending || r.CurrentStep < 0 || r.CurrentStep >= len(r.Steps) {
+		return false
+	}
+	st := r.Steps[r.CurrentStep]
+	return st.EscalateAfter > 0 && !st.Escalated && len(st.EscalateTo) > 0 && !st.OpenedAt.IsZero() &&
+		!now.Before(st.OpenedAt.Add(st.EscalateAfter))
+}
+
+// Escalate widens the current step to its escalation approvers (never the
+// requester) and returns the people added. It is an error unless
+// EscalationDue.
+func (r *Request) Escalate(now time.Time) ([]string, error) {
+	if !r.EscalationDue(now) {
+		return nil, transitionErr("request %s has no escalation due", r.ID)
+	}
+	st := &r.Steps[r.CurrentStep]
+	var added []string
+	for _, id := range st.EscalateTo {
+		if id == r.RequesterID || slices.Contains(st.Eligible, id) {
+			continue
+		}
+		st.Eligible = append(st.Eligible, id)
+		st.Notified = append(st.Notified, id)
+		added = append(added, id)
+	}
+	st.Escalated = true
+	r.UpdatedAt = now
+	return added, nil
 }
 
 // Request is a person asking for one or more entitlements of one app.
@@ -181,6 +222,7 @@ func (r *Request) Decide(actor *User, d Decision, now time.Time) (approved bool,
 	}
 	r.CurrentStep++
 	if r.CurrentStep < len(r.Steps) {
+		r.Steps[r.CurrentStep].OpenedAt = now
 		return false, nil
 	}
 	r.State = RequestApproved

@@ -204,9 +204,15 @@ func (s *Service) buildRequest(ctx context.Context, q store.Queries, actor *acce
 				"nobody can approve this request: step %d (%s) of policy %s needs %d approval(s) but has %d eligible approver(s) other than you (%s)",
 				i+1, ps.Name, plan.PolicyID, ps.Required, len(ps.Eligible), strings.Join(plan.Why, "; "))
 		}
-		st := access.Step{Name: ps.Name, Required: ps.Required}
+		st := access.Step{Name: ps.Name, Required: ps.Required, EscalateAfter: ps.EscalateAfter}
+		if i == 0 {
+			st.OpenedAt = now
+		}
 		for _, a := range ps.Eligible {
 			st.Eligible = append(st.Eligible, a.UserID)
+		}
+		for _, a := range ps.EscalateTo {
+			st.EscalateTo = append(st.EscalateTo, a.UserID)
 		}
 		if ps.RequesterChooses && len(chosen) > 0 {
 			for _, id := range chosen {

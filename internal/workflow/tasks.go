@@ -201,6 +201,68 @@ func (s *Service) EnqueueDue(ctx context.Context, limit int) (int, error) {
 	return len(due), nil
 }
 
+// escalateDue escalates the pending requests whose current step waited
+// longer than its escalation delay, and returns how many.
+func (s *Service) escalateDue(ctx context.Context, now time.Time) (int, error) {
+	n := 0
+	cursor := ""
+	for range 20 { // at most 10,000 pending requests per sweep
+		rs, next, err := s.st.RequestList(ctx, store.RequestListParams{States: []access.RequestState{access.RequestPending},
+			Page: store.Page{Cursor: cursor, Limit: 500}})
+		if err != nil {
+			return n, fmt.Errorf("list pending requests: %w", err)
+		}
+		for _, r := range rs {
+			if !r.EscalationDue(now) {
+				continue
+			}
+			if err := s.Escalate(ctx, r.ID); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	return n, nil
+}
+
+// Escalate widens the current step of a pending request whose escalation
+// is due to the policy's backup approvers, asks them, and audits it. It
+// does nothing when no escalation is due (already escalated, decided).
+func (s *Service) Escalate(ctx context.Context, requestID string) error {
+	return s.run(ctx, func(q store.Queries, fx *effects) error {
+		r, err := q.RequestGetByID(ctx, requestID, true)
+		if err != nil {
+			return notFound(err, "request", requestID)
+		}
+		if !r.EscalationDue(fx.now) {
+			return nil
+		}
+		step := r.CurrentStep
+		added, err := r.Escalate(fx.now)
+		if err != nil {
+			return err
+		}
+		if err := q.RequestUpdate(ctx, r); err != nil {
+			return err
+		}
+		if err := fx.audit(ctx, q, access.SystemActor, "request.escalated", "request", r.ID, nil, nil,
+			map[string]any{"step": step, "added": added}); err != nil {
+			return err
+		}
+		for _, id := range added {
+			if err := fx.notify(ctx, q, access.NotifyApprovalRequested, id, r.ID, "", fmt.Sprintf("%s/%d/escalated", r.ID, step),
+				map[string]string{"step": r.Steps[step].Name, "escalated": "true"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // SweepResult counts what one sweep found and enqueued.
 type SweepResult struct {
 	Revocations   int
@@ -209,6 +271,7 @@ type SweepResult struct {
 	TimeOuts      int
 	Deliveries    int
 	ExpiryNotices int
+	Escalations   int
 }
 
 // sweepBatch bounds each kind of work one sweep picks up.
@@ -261,6 +324,11 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		b.TimeOut = append(b.TimeOut, Timed{r.ID, r.PendingUntil})
 		res.TimeOuts++
 	}
+	n, err := s.escalateDue(ctx, now)
+	if err != nil {
+		return res, err
+	}
+	res.Escalations = n
 	ns, err := s.st.NotificationListPending(ctx, stalled, sweepBatch)
 	if err != nil {
 		return res, fmt.Errorf("list pending notifications: %w", err)
@@ -274,8 +342,8 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			return res, fmt.Errorf("enqueue due work: %w", err)
 		}
 	}
-	n, err := s.expiryNotices(ctx, now)
-	res.ExpiryNotices = n
+	notices, err := s.expiryNotices(ctx, now)
+	res.ExpiryNotices = notices
 	return res, err
 }
 
