@@ -8,6 +8,9 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,28 +20,36 @@ import (
 )
 
 // benchCmd is "sesame bench": end-to-end throughput and latency on SQLite
-// and (when a URL is given) PostgreSQL, printed as Markdown tables.
+// and (when a URL is given) PostgreSQL, printed as Markdown tables; with
+// --revocation also the revocation lag among many active grants, and with
+// --provision the throughput of the PostgreSQL connector.
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	pgURL := fs.String("postgres", getenv("SESAME_TEST_POSTGRES_URL"), "PostgreSQL URL to benchmark too (a schema is created and dropped); empty skips")
-	lifecycles := fs.Int("lifecycles", 2000, "request lifecycles to run per database")
+	lifecycles := fs.Int("lifecycles", 2000, "request lifecycles to run per database (0 skips the throughput and API table)")
 	workers := fs.Int("workers", 16, "concurrent clients for the lifecycle run")
 	ceilingFor := fs.Duration("ceiling-duration", 5*time.Second, "how long to measure the raw-commit ceiling")
 	seed := fs.Int("seed", 100_000, "requests stored before the API latency run")
 	apiClients := fs.Int("api-clients", 50, "concurrent API clients")
 	apiFor := fs.Duration("api-duration", 10*time.Second, "how long the API latency run lasts")
-	only := fs.String("only", "", "run only \"sqlite\" or \"postgres\"")
+	only := fs.String("only", "", "run only \"sqlite\" or \"postgres\" (--provision needs postgres)")
+	revocation := fs.Bool("revocation", false, "also measure revocation lag on the fake connector: --grants active grants, --expiring of them expiring within one minute")
+	grants := fs.Int("grants", 1_000_000, "active grants stored for --revocation")
+	expiring := fs.Int("expiring", 10_000, "grants of --grants that expire within the same minute")
+	provision := fs.Bool("provision", false, "also measure Grant and Revoke of the PostgreSQL connector on the --postgres server (roles are created and dropped)")
+	provisionN := fs.Int("provision-n", 2000, "logins granted and revoked by --provision")
+	provisionWorkers := fs.Int("provision-workers", 8, "concurrent connector calls for --provision")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	type target struct {
-		name string
-		open func() (*bench.Stack, func(), error)
+	if *only != "" && *only != "sqlite" && *only != "postgres" {
+		fmt.Fprintf(stderr, "bench: --only must be sqlite or postgres, not %q\n", *only)
+		return 2
 	}
-	var targets []target
+	b := &benchRun{stdout: stdout, stderr: stderr}
 	if *only != "postgres" {
-		targets = append(targets, target{"sqlite", func() (*bench.Stack, func(), error) {
+		b.targets = append(b.targets, benchTarget{"sqlite", func() (*bench.Stack, func(), error) {
 			dir, err := os.MkdirTemp("", "sesame-bench-")
 			if err != nil {
 				return nil, nil, err
@@ -48,7 +59,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}})
 	}
 	if *pgURL != "" && *only != "sqlite" {
-		targets = append(targets, target{"postgres", func() (*bench.Stack, func(), error) {
+		b.targets = append(b.targets, benchTarget{"postgres", func() (*bench.Stack, func(), error) {
 			u, drop, err := benchSchema(ctx, *pgURL)
 			if err != nil {
 				return nil, nil, err
@@ -57,17 +68,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			return st, drop, err
 		}})
 	}
-	fmt.Fprintf(stdout, "| database | raw commits/s | lifecycles/s | ceiling ÷ lifecycles | POST /requests p50 / p99 | GET /requests p50 / p99 |\n|---|---|---|---|---|---|\n")
-	for _, tg := range targets {
-		fmt.Fprintf(stderr, "bench %s: opening\n", tg.name)
-		st, cleanup, err := tg.open()
-		if err != nil {
-			fmt.Fprintf(stderr, "bench %s: %v\n", tg.name, err)
-			return 1
-		}
-		err = func() error {
-			defer cleanup()
-			defer st.Close() //nolint:errcheck // best effort at the end of a benchmark
+	if *lifecycles > 0 {
+		fmt.Fprintf(stdout, "| database | raw commits/s | lifecycles/s | ceiling ÷ lifecycles | POST /requests p50 / p99 | GET /requests p50 / p99 |\n|---|---|---|---|---|---|\n")
+		err := b.each(func(tg benchTarget, st *bench.Stack) error {
 			fmt.Fprintf(stderr, "bench %s: raw-commit ceiling for %s\n", tg.name, *ceilingFor)
 			ceil, err := st.Ceiling(ctx, *workers, *ceilingFor)
 			if err != nil {
@@ -90,13 +93,146 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			fmt.Fprintf(stdout, "| %s | %.0f | %.0f | %.1f | %s / %s (%d calls) | %s / %s (%d calls) |\n", tg.name, ceil, lps, ceil/lps,
 				ms(res[0].P50), ms(res[0].P99), res[0].Calls, ms(res[1].P50), ms(res[1].P99), res[1].Calls)
 			return nil
-		}()
+		})
 		if err != nil {
-			fmt.Fprintf(stderr, "bench %s: %v\n", tg.name, err)
+			return 1
+		}
+	}
+	if *revocation {
+		if err := b.revocation(ctx, *grants, *expiring); err != nil {
+			return 1
+		}
+	}
+	if *provision {
+		if *pgURL == "" || *only == "sqlite" {
+			fmt.Fprintln(stderr, "bench: --provision needs a PostgreSQL server (--postgres or SESAME_TEST_POSTGRES_URL) and not --only sqlite; skipped")
+			return 0
+		}
+		if err := b.provision(ctx, *pgURL, *provisionN, *provisionWorkers); err != nil {
 			return 1
 		}
 	}
 	return 0
+}
+
+// benchTarget is a database to benchmark; open builds a fresh stack on it
+// and returns what removes it.
+type benchTarget struct {
+	name string
+	open func() (*bench.Stack, func(), error)
+}
+
+// benchRun holds what every table of one "sesame bench" shares.
+type benchRun struct {
+	stdout  io.Writer
+	stderr  io.Writer
+	targets []benchTarget
+}
+
+// each runs fn on a fresh stack of every target in turn, reporting a
+// failure on stderr (and stopping at it).
+func (b *benchRun) each(fn func(tg benchTarget, st *bench.Stack) error) error {
+	for _, tg := range b.targets {
+		fmt.Fprintf(b.stderr, "bench %s: opening\n", tg.name)
+		st, cleanup, err := tg.open()
+		if err != nil {
+			fmt.Fprintf(b.stderr, "bench %s: %v\n", tg.name, err)
+			return err
+		}
+		err = func() error {
+			defer cleanup()
+			defer st.Close() //nolint:errcheck // best effort at the end of a benchmark
+			return fn(tg, st)
+		}()
+		if err != nil {
+			fmt.Fprintf(b.stderr, "bench %s: %v\n", tg.name, err)
+			return err
+		}
+	}
+	return nil
+}
+
+// revocation prints the revocation lag table, then the due poll's query
+// plan on every database.
+func (b *benchRun) revocation(ctx context.Context, grants, expiring int) error {
+	fmt.Fprintf(b.stdout, "\n| database | active grants | expiring within %.0f s | seeding | due poll, none due | revocation lag p50 / p99 / max |\n|---|---|---|---|---|---|\n",
+		bench.RevocationWindow.Seconds())
+	loadBefore := loadavg()
+	var plans []string
+	err := b.each(func(tg benchTarget, st *bench.Stack) error {
+		fmt.Fprintf(b.stderr, "bench %s: revocation lag: seeding %d active grants, %d expiring\n", tg.name, grants, expiring)
+		res, err := st.RevocationLag(ctx, grants, expiring)
+		if err != nil {
+			return fmt.Errorf("revocation lag: %w", err)
+		}
+		fmt.Fprintf(b.stdout, "| %s | %s | %s | %.0f s (%s grants/s) | %.3f ms | %s / %s / %s |\n", tg.name, thousands(res.Total), thousands(res.Expiring),
+			res.Seed.Seconds(), thousands(int(res.SeedRate())), float64(res.DuePoll.Microseconds())/1000, ms(res.P50), ms(res.P99), ms(res.Max))
+		plan, err := st.ExplainDue(ctx)
+		if err != nil {
+			return err
+		}
+		plans = append(plans, fmt.Sprintf("Due poll query plan on %s, %s active grants, none due:\n\n```text\n%s```\n", tg.name, thousands(grants-expiring), plan))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b.stdout, "\nLag is revoked_at − expires_at as stored. The grants were stored directly (seeding is timed separately),\n"+
+		"so they have no River revoke job scheduled at activation: the lag is that of the due poller (leader, every 1 s),\n"+
+		"with the sweep (every 15 s) as backstop. %s\n\n", loadNote(loadBefore))
+	for _, p := range plans {
+		fmt.Fprintln(b.stdout, p)
+	}
+	return nil
+}
+
+// provision prints the PostgreSQL connector table.
+func (b *benchRun) provision(ctx context.Context, url string, n, workers int) error {
+	fmt.Fprintf(b.stderr, "bench postgres: connector Grant and Revoke of %d logins, %d workers\n", n, workers)
+	loadBefore := loadavg()
+	res, err := bench.ProvisionPostgres(ctx, url, n, workers)
+	if err != nil {
+		fmt.Fprintf(b.stderr, "bench postgres: %v\n", err)
+		return err
+	}
+	fmt.Fprintf(b.stdout, "\n| connector | logins | workers | Grant/s | Grant p50 / p99 | Revoke/s | Revoke p50 / p99 |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(b.stdout, "| postgresql (role mode) | %d | %d | %.0f | %s / %s | %.0f | %s / %s |\n\n", res.N, res.Workers,
+		res.GrantsPerSecond(), ms(res.GrantP50), ms(res.GrantP99), res.RevokesPerSecond(), ms(res.RevokeP50), ms(res.RevokeP99))
+	fmt.Fprintf(b.stdout, "Every call opens and closes its own connection; Revoke also ends the login's sessions. "+
+		"Memberships checked after each phase. %s\n", loadNote(loadBefore))
+	return nil
+}
+
+// thousands formats n with commas between groups of three digits: 1,000,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// loadavg returns the 1, 5 and 15 minute load averages, or "" where
+// /proc/loadavg does not exist.
+func loadavg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// loadNote says what else ran on the machine.
+func loadNote(before string) string {
+	after := loadavg()
+	if before == "" || after == "" {
+		return fmt.Sprintf("%d CPUs.", runtime.NumCPU())
+	}
+	return fmt.Sprintf("%d CPUs; load average (1/5/15 min) %s before, %s after.", runtime.NumCPU(), before, after)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }

@@ -37,6 +37,7 @@ API client (--server, --token or SESAME_SERVER, SESAME_TOKEN):
   request           create|list|show|approve|reject|cancel|remind|preview
   grant             list|show|revoke|extend|complete
   audit             list|export|verify
+  policy            list|changes|show|propose|approve|reject (policy changes; two-person rule)
   me                who the token belongs to
 
   version           print the version
@@ -70,7 +71,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "policy":
-		return policyCmd(ctx, args[1:], stdout, stderr, getenv)
+		if len(args) > 1 && args[1] == "test" {
+			return policyCmd(ctx, args[1:], stdout, stderr, getenv)
+		}
+		return cli.Run(ctx, args, stdout, stderr, getenv)
 	case "request", "grant", "audit", "me":
 		return cli.Run(ctx, args, stdout, stderr, getenv)
 	case "version", "--version":

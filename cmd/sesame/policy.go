@@ -115,12 +115,14 @@ func simulate(ctx context.Context, configPath, requester string, p workflow.Simu
 }
 
 func simulateOn(ctx context.Context, cfg *config.Config, st store.Store, requester string, p workflow.SimulateParams, m *Main) (*policy.Simulation, error) {
-	engine, err := policy.New(cfg.Policies, cfg.Org.MaxDuration, cfg.PolicyOptions()...)
+	// The policies in force are the stored set (the file seeds it, and
+	// approved changes made through the API update it), as in serve.
+	policies := policy.NewCurrent(cfg.Org.MaxDuration, cfg.PolicyOptions()...)
+	svc, err := workflow.New(workflow.Config{Store: st, Clock: clock.Real{}, Policy: policies, Connectors: m.registry()})
 	if err != nil {
 		return nil, err
 	}
-	svc, err := workflow.New(workflow.Config{Store: st, Clock: clock.Real{}, Policy: engine, Connectors: m.registry()})
-	if err != nil {
+	if _, _, err := svc.SeedPolicies(ctx, cfg.Policies); err != nil {
 		return nil, err
 	}
 	u, err := st.UserGetByEmail(ctx, strings.ToLower(requester))

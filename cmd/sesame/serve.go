@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -55,13 +56,18 @@ type Main struct {
 	// Fake is the shared backend of the "fake" connector.
 	Fake *fake.Backend
 
-	keyNote  string
-	db       *database
-	queue    *jobs.Queue
-	svc      *workflow.Service
-	server   *http.Server
-	listener net.Listener
-	serveErr chan error
+	keyNote string
+	// PolicyRefreshInterval is how often this process picks up policy
+	// changes applied by another replica (default 10s).
+	PolicyRefreshInterval time.Duration
+	stopRefresh           context.CancelFunc
+	refreshDone           chan struct{}
+	db                    *database
+	queue                 *jobs.Queue
+	svc                   *workflow.Service
+	server                *http.Server
+	listener              net.Listener
+	serveErr              chan error
 }
 
 // NewMain returns a Main writing to stdout and stderr and reading the
@@ -168,17 +174,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("sync catalog: %w", err)
 	}
-	engine, err := policy.New(cfg.Policies, cfg.Org.MaxDuration, cfg.PolicyOptions()...)
-	if err != nil {
-		return fmt.Errorf("policies: %w", err)
-	}
+	policies := policy.NewCurrent(cfg.Org.MaxDuration, cfg.PolicyOptions()...)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	m.svc, err = workflow.New(workflow.Config{
 		Store:      m.db.store,
 		Clock:      m.Clock,
-		Policy:     engine,
+		Policy:     policies,
 		Connectors: m.registry(),
 		Secrets:    box,
 		Logger:     log,
@@ -187,6 +190,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	_, policyVersion, err := m.svc.SeedPolicies(ctx, cfg.Policies)
+	if err != nil {
+		return fmt.Errorf("policies: %w", err)
+	}
+	log.InfoContext(ctx, "policies loaded", "version", policyVersion)
+	refreshCtx, stopRefresh := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopRefresh, m.refreshDone = stopRefresh, make(chan struct{})
+	go m.refreshPolicies(refreshCtx, cmp.Or(m.PolicyRefreshInterval, 10*time.Second))
+
 	m.queue, err = m.db.newQueue(jobs.Config{
 		Service:           m.svc,
 		Clock:             m.Clock,
@@ -212,7 +224,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", api.New(api.Config{Service: m.svc, Store: m.db.store, Clock: m.Clock, Logger: log, BaseURL: cfg.Server.BaseURL}))
+	mux.Handle("/api/", api.New(api.Config{Service: m.svc, Store: m.db.store, Clock: m.Clock, Logger: log, BaseURL: cfg.Server.BaseURL,
+		TwoPersonRule: cfg.Org.PolicyChanges.TwoPersonRule}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n") //nolint:errcheck // nothing to do if the client went away
@@ -237,6 +250,24 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.banner(sum)
 	log.InfoContext(ctx, "sesame started", "addr", m.listener.Addr().String(), "database", m.db.dialect, "demo", cfg.Demo)
 	return nil
+}
+
+// refreshPolicies picks up policy changes applied by another replica. It
+// runs in every process (River's periodic jobs run on the leader only).
+func (m *Main) refreshPolicies(ctx context.Context, every time.Duration) {
+	defer close(m.refreshDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.svc.RefreshPolicies(ctx); err != nil && ctx.Err() == nil {
+				m.Logger.WarnContext(ctx, "policy refresh failed; keeping the policies in use", "err", err)
+			}
+		}
+	}
 }
 
 // ready answers 200 when the database is reachable and migrated.
@@ -286,6 +317,10 @@ func (m *Main) Close() error {
 		if err := m.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
+	}
+	if m.stopRefresh != nil {
+		m.stopRefresh()
+		<-m.refreshDone
 	}
 	if m.queue != nil {
 		if err := m.queue.Stop(ctx); err != nil {

@@ -59,6 +59,7 @@ func groups() map[string][]command {
 			{"complete", "mark a manual provisioning or revocation task done", grantComplete},
 			{"credentials", "fetch the credentials issued for your grant (once)", grantCredentials},
 		},
+		"policy": policyCommands(),
 		"audit": {
 			{"list", "list audit events (admins and auditors)", auditList},
 			{"export", "export audit events as CSV or JSON lines", auditExport},

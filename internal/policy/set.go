@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -93,9 +94,15 @@ func NextSet(stored *store.PolicySet, c *Change, now time.Time) (*store.PolicySe
 
 // Current holds the engine in use and the version of the stored set it
 // was built from, for a replica to swap when the stored version moves. Its
-// Evaluate satisfies workflow.Policy. The zero value holds nothing.
+// Evaluate satisfies workflow.Policy and its Simulate workflow.Simulator.
+// It also knows how every engine of the process is built (Build: the
+// org's maximum duration and the options), so that a set loaded from the
+// store is compiled exactly as the file's would be. The zero value holds
+// nothing and builds with no org maximum and no options; use NewCurrent.
 type Current struct {
-	p atomic.Pointer[current]
+	p      atomic.Pointer[current]
+	orgMax time.Duration
+	opts   []Option
 }
 
 type current struct {
@@ -103,8 +110,42 @@ type current struct {
 	version int64
 }
 
+// NewCurrent returns an empty Current whose Build compiles with orgMax
+// (the org-wide maximum duration, zero for none) and opts, as New does.
+func NewCurrent(orgMax time.Duration, opts ...Option) *Current {
+	return &Current{orgMax: orgMax, opts: slices.Clone(opts)}
+}
+
+// Build validates policies and compiles them as New(policies, orgMax,
+// opts...) with c's org maximum and options. It does not make the engine
+// current: see Set and SetIfNewer.
+func (c *Current) Build(policies []Policy) (*Engine, error) {
+	return New(policies, c.orgMax, c.opts...)
+}
+
+// Options returns the options c builds with (for Validate and
+// ProposeParams.Options).
+func (c *Current) Options() []Option { return slices.Clone(c.opts) }
+
 // Set makes e, built from the stored set at version, the engine in use.
 func (c *Current) Set(e *Engine, version int64) { c.p.Store(&current{e: e, version: version}) }
+
+// SetIfNewer is Set when version is greater than the version in use (or
+// nothing is in use), and reports whether it set. Stored versions only
+// grow, so a replica that reloads while a change applies never goes back
+// to an older set.
+func (c *Current) SetIfNewer(e *Engine, version int64) bool {
+	next := &current{e: e, version: version}
+	for {
+		old := c.p.Load()
+		if old != nil && old.version >= version {
+			return false
+		}
+		if c.p.CompareAndSwap(old, next) {
+			return true
+		}
+	}
+}
 
 // Engine returns the engine in use and its version (nil, 0 before Set).
 func (c *Current) Engine() (*Engine, int64) {
@@ -115,11 +156,23 @@ func (c *Current) Engine() (*Engine, int64) {
 	return cur.e, cur.version
 }
 
+// errNotLoaded is returned before the first Set.
+var errNotLoaded = errors.New("policy: no policies loaded")
+
 // Evaluate evaluates with the engine in use.
 func (c *Current) Evaluate(ctx context.Context, dir Directory, in Input) (*Plan, error) {
 	e, _ := c.Engine()
 	if e == nil {
-		return nil, errors.New("policy: no policies loaded")
+		return nil, errNotLoaded
 	}
 	return e.Evaluate(ctx, dir, in)
+}
+
+// Simulate simulates with the engine in use.
+func (c *Current) Simulate(ctx context.Context, dir Directory, in Input) (*Simulation, error) {
+	e, _ := c.Engine()
+	if e == nil {
+		return nil, errNotLoaded
+	}
+	return e.Simulate(ctx, dir, in)
 }

@@ -136,3 +136,32 @@ func TestCurrent(t *testing.T) {
 	_, v = cur.Engine()
 	require.Equal(t, int64(7), v)
 }
+
+func TestCurrentBuilds(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cur := policy.NewCurrent(30*time.Minute, policy.WithRotations(nil))
+	_, err := cur.Simulate(b.ctx, b.dir, b.input("read"))
+	require.Error(t, err, "nothing loaded")
+	require.Len(t, cur.Options(), 1)
+
+	// Build compiles with the org maximum: a 1h request is too long.
+	e, err := cur.Build([]policy.Policy{defaultPolicy()})
+	require.NoError(t, err)
+	require.True(t, cur.SetIfNewer(e, 2))
+	sim, err := cur.Simulate(b.ctx, b.dir, b.input("read"))
+	require.NoError(t, err)
+	require.Equal(t, "30m", sim.Durations.Max)
+
+	// An older version never replaces a newer one.
+	older := engine(t, nil)
+	require.False(t, cur.SetIfNewer(older, 1))
+	require.False(t, cur.SetIfNewer(older, 2))
+	got, v := cur.Engine()
+	require.Same(t, e, got)
+	require.Equal(t, int64(2), v)
+	require.True(t, cur.SetIfNewer(older, 3))
+
+	_, err = cur.Build([]policy.Policy{{ID: "x"}})
+	require.Error(t, err)
+}

@@ -33,6 +33,10 @@ type Config struct {
 	// BaseURL is the server's external URL ("https://sesame.example.com"),
 	// used in Location headers; "" makes them absolute paths.
 	BaseURL string
+	// TwoPersonRule is org.policy_changes.two_person_rule: a policy change
+	// proposed through the API waits for a second admin. Off, it applies
+	// at once.
+	TwoPersonRule bool
 }
 
 // handler holds the API's dependencies; routes are its methods.
@@ -43,6 +47,8 @@ type handler struct {
 	log     *slog.Logger
 	baseURL string
 	routes  []route
+	// twoPersonRule is Config.TwoPersonRule.
+	twoPersonRule bool
 }
 
 // principal is the authenticated caller.
@@ -75,6 +81,8 @@ func New(cfg Config) http.Handler {
 		log:     cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		routes:  routeTable(),
+
+		twoPersonRule: cfg.TwoPersonRule,
 	}
 	mux := http.NewServeMux()
 	for _, rt := range h.routes {

@@ -41,6 +41,12 @@ func routeTable() []route {
 		{Method: http.MethodPost, Path: Prefix + "/grants/{id}/credentials", Handle: (*handler).takeCredentials},
 
 		{Method: http.MethodPost, Path: Prefix + "/policies/simulate", Handle: (*handler).simulatePolicies},
+		{Method: http.MethodGet, Path: Prefix + "/policies", Handle: (*handler).getPolicies},
+		{Method: http.MethodGet, Path: Prefix + "/policies/changes", Handle: (*handler).listPolicyChanges},
+		{Method: http.MethodPost, Path: Prefix + "/policies/changes", Handle: (*handler).proposePolicyChange},
+		{Method: http.MethodGet, Path: Prefix + "/policies/changes/{id}", Handle: (*handler).getPolicyChange},
+		{Method: http.MethodPost, Path: Prefix + "/policies/changes/{id}/approve", Handle: (*handler).approvePolicyChange},
+		{Method: http.MethodPost, Path: Prefix + "/policies/changes/{id}/reject", Handle: (*handler).rejectPolicyChange},
 
 		{Method: http.MethodGet, Path: Prefix + "/audit", Handle: (*handler).listAudit},
 		{Method: http.MethodGet, Path: Prefix + "/audit/export", Handle: (*handler).exportAudit},
