@@ -7,7 +7,9 @@ package secrets
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -25,6 +27,7 @@ const KeySize = 32
 // Box seals and opens values with one key. Safe for concurrent use.
 type Box struct {
 	aead cipher.AEAD
+	key  []byte
 }
 
 // New returns a Box for a 32-byte key.
@@ -40,7 +43,16 @@ func New(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
-	return &Box{aead: aead}, nil
+	return &Box{aead: aead, key: append([]byte(nil), key...)}, nil
+}
+
+// DeriveKey returns a 32-byte key for another purpose (label), derived
+// from the box's key with HMAC-SHA-256, so that one configured secret
+// serves several uses without reusing the same key.
+func (b *Box) DeriveKey(label string) []byte {
+	m := hmac.New(sha256.New, b.key)
+	m.Write([]byte("sesame derived key: " + label))
+	return m.Sum(nil)
 }
 
 // ParseKey decodes a base64 (standard or URL, padded or not) key.

@@ -84,3 +84,14 @@ func TestKeyFile(t *testing.T) {
 	_, _, err = secrets.LoadOrCreateKeyFile(path, true)
 	require.ErrorContains(t, err, "base64")
 }
+
+func TestDeriveKey(t *testing.T) {
+	t.Parallel()
+	b, err := secrets.New(make([]byte, secrets.KeySize))
+	require.NoError(t, err)
+	k1, k2 := b.DeriveKey("slack-link"), b.DeriveKey("other")
+	require.Len(t, k1, 32)
+	require.NotEqual(t, k1, k2)
+	require.Equal(t, k1, b.DeriveKey("slack-link"), "deterministic")
+	require.NotEqual(t, make([]byte, 32), k1)
+}
