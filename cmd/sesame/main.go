@@ -30,6 +30,8 @@ Server and operators:
   token list        list API tokens
   token revoke      revoke an API token
   migrate           apply database migrations and exit
+  slack manifest    print the Slack app manifest (socket or http mode)
+  slack link        bind a Slack user who ran "/access login" to a Sesame user
   policy test       explain what the policies do with a request
   bench             measure throughput and latency (see README "Performance")
 
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return tokenCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "migrate":
 		return migrateCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "slack":
+		return slackCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "policy":

@@ -35,6 +35,7 @@ import (
 	"github.com/sesame-access/sesame/internal/connector/webhook"
 	"github.com/sesame-access/sesame/internal/jobs"
 	"github.com/sesame-access/sesame/internal/policy"
+	"github.com/sesame-access/sesame/internal/slackbot"
 	"github.com/sesame-access/sesame/internal/store"
 	"github.com/sesame-access/sesame/internal/telemetry"
 	"github.com/sesame-access/sesame/internal/web/api"
@@ -61,6 +62,9 @@ type Main struct {
 	// changes applied by another replica (default 10s).
 	PolicyRefreshInterval time.Duration
 	stopRefresh           context.CancelFunc
+	bot                   *slackbot.Bot
+	stopSocket            context.CancelFunc
+	socketDone            chan struct{}
 	refreshDone           chan struct{}
 	db                    *database
 	queue                 *jobs.Queue
@@ -214,6 +218,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.svc.SetEnqueuer(m.queue)
+	mux := http.NewServeMux()
+	if err := m.startSlack(ctx, mux, box); err != nil {
+		return err
+	}
 	if err := m.queue.Start(ctx); err != nil {
 		return err
 	}
@@ -223,7 +231,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 
-	mux := http.NewServeMux()
 	mux.Handle("/api/", api.New(api.Config{Service: m.svc, Store: m.db.store, Clock: m.Clock, Logger: log, BaseURL: cfg.Server.BaseURL,
 		TwoPersonRule: cfg.Org.PolicyChanges.TwoPersonRule}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -321,6 +328,9 @@ func (m *Main) Close() error {
 	if m.stopRefresh != nil {
 		m.stopRefresh()
 		<-m.refreshDone
+	}
+	if err := m.stopSlack(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop slack: %w", err))
 	}
 	if m.queue != nil {
 		if err := m.queue.Stop(ctx); err != nil {
