@@ -40,13 +40,14 @@ func TestJITPostgresAccess(t *testing.T) {
 		require.NoError(t, err, q)
 	}
 	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), adminURL)
+		cctx := context.WithoutCancel(ctx)
+		c, err := pgx.Connect(cctx, adminURL)
 		if err != nil {
 			return
 		}
-		defer c.Close(context.Background()) //nolint:errcheck // teardown
+		defer c.Close(cctx) //nolint:errcheck // teardown
 		for _, q := range []string{"DROP TABLE IF EXISTS public." + table, "DROP ROLE IF EXISTS " + role} {
-			_, _ = c.Exec(context.Background(), q) //nolint:errcheck // best-effort teardown
+			_, _ = c.Exec(cctx, q) //nolint:errcheck // best-effort teardown
 		}
 	})
 

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +57,7 @@ func TestSlackThroughTheBinary(t *testing.T) {
 			require.NoError(t, err)
 			waitUntil(t, 10*time.Second, "views.publish", func() bool { return len(fake.Calls("views.publish")) > 0 })
 			require.Empty(t, fake.Violations(), fmt.Sprint(fake.Violations()))
-			require.True(t, strings.Contains(fake.Calls("views.publish")[0].Args["view"], "Raise a Ticket"))
+			require.Contains(t, fake.Calls("views.publish")[0].Args["view"], "Raise a Ticket")
 		})
 	}
 }

@@ -65,7 +65,7 @@ func grantCredentials(ctx context.Context, e *env, args []string) error {
 func writeSSHFiles(e *env, dir string, v credentialsView) error {
 	if v.Kind != "ssh-certificate" {
 		// Keep the secret: print it rather than lose it.
-		b, err := json.MarshalIndent(v, "", "  ")
+		b, err := json.MarshalIndent(v, "", "  ") //nolint:gosec // printing the secret to its owner is the point
 		if err != nil {
 			return err
 		}

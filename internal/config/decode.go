@@ -36,8 +36,8 @@ type fields map[string]func(n *yaml.Node, path string)
 func (d *decoder) pos(n *yaml.Node) pos { return pos{file: d.file, line: n.Line, col: n.Column} }
 
 // problem records that the value at path could not be decoded.
-func (d *decoder) problem(n *yaml.Node, path, format string, args ...any) {
-	d.r.at(d.pos(n), path, format, args...)
+func (d *decoder) problemf(n *yaml.Node, path, format string, args ...any) {
+	d.r.atf(d.pos(n), path, format, args...)
 	if path != "" {
 		d.r.unreadable[path] = true
 	}
@@ -55,7 +55,7 @@ func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
 	d.visits++
 	if d.visits > maxVisits {
 		d.tooMany = true
-		d.r.at(pos{file: d.file}, "", "the document is too large once its aliases are expanded")
+		d.r.atf(pos{file: d.file}, "", "the document is too large once its aliases are expanded")
 		return nil
 	}
 	return n
@@ -99,7 +99,7 @@ type pair struct{ key, value *yaml.Node }
 // in with "<<" that it does not override. Keys written twice are problems.
 func (d *decoder) pairs(n *yaml.Node, path string) []pair {
 	if d.merging[n] {
-		d.r.at(d.pos(n), path, "<< merges a mapping into itself")
+		d.r.atf(d.pos(n), path, "<< merges a mapping into itself")
 		return nil
 	}
 	if d.merging == nil {
@@ -116,11 +116,11 @@ func (d *decoder) pairs(n *yaml.Node, path string) []pair {
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
-			d.r.at(d.pos(k), path, "keys must be strings, not %s", kind(k))
+			d.r.atf(d.pos(k), path, "keys must be strings, not %s", kind(k))
 			continue
 		}
 		if line, dup := seen[k.Value]; dup {
-			d.problem(k, join(path, k.Value), "written twice (first at line %d)", line)
+			d.problemf(k, join(path, k.Value), "written twice (first at line %d)", line)
 			continue
 		}
 		seen[k.Value] = k.Line
@@ -153,14 +153,14 @@ func (d *decoder) mergeSources(v *yaml.Node, path string) []pair {
 				continue
 			}
 			if item.Kind != yaml.MappingNode {
-				d.r.at(d.pos(item), path, "<< merges mappings, not %s", kind(item))
+				d.r.atf(d.pos(item), path, "<< merges mappings, not %s", kind(item))
 				continue
 			}
 			out = append(out, d.pairs(item, path)...)
 		}
 		return out
 	}
-	d.r.at(d.pos(v), path, "<< merges mappings, not %s", kind(v))
+	d.r.atf(d.pos(v), path, "<< merges mappings, not %s", kind(v))
 	return nil
 }
 
@@ -171,14 +171,14 @@ func (d *decoder) mapping(n *yaml.Node, path string, f fields) {
 		return
 	}
 	if n.Kind != yaml.MappingNode {
-		d.problem(n, path, "must be a mapping, not %s", kind(n))
+		d.problemf(n, path, "must be a mapping, not %s", kind(n))
 		return
 	}
 	for _, p := range d.pairs(n, path) {
 		key := p.key.Value
 		fn, ok := f[key]
 		if !ok {
-			d.problem(p.key, join(path, key), "unknown key%s", suggest(key, f))
+			d.problemf(p.key, join(path, key), "unknown key%s", suggest(key, f))
 			continue
 		}
 		d.r.index[join(path, key)] = d.pos(p.key)
@@ -193,7 +193,7 @@ func (d *decoder) list(n *yaml.Node, path string, item func(n *yaml.Node, path s
 		return
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.problem(n, path, "must be a list, not %s", kind(n))
+		d.problemf(n, path, "must be a list, not %s", kind(n))
 		return
 	}
 	for i, c := range n.Content {
@@ -211,7 +211,7 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) *yaml.Node {
 		return nil
 	}
 	if n.Kind != yaml.ScalarNode {
-		d.problem(n, path, "must be %s, not %s", want, kind(n))
+		d.problemf(n, path, "must be %s, not %s", want, kind(n))
 		return nil
 	}
 	return n
@@ -229,12 +229,12 @@ func (d *decoder) boolean(n *yaml.Node, path string, dst *bool) {
 		return
 	}
 	if n.ShortTag() != "!!bool" {
-		d.problem(n, path, "must be true or false, not %q", n.Value)
+		d.problemf(n, path, "must be true or false, not %q", n.Value)
 		return
 	}
 	var b bool
 	if err := n.Decode(&b); err != nil {
-		d.problem(n, path, "must be true or false, not %q", n.Value)
+		d.problemf(n, path, "must be true or false, not %q", n.Value)
 		return
 	}
 	*dst = b
@@ -246,7 +246,7 @@ func (d *decoder) integer(n *yaml.Node, path string, dst *int) {
 	}
 	var i int
 	if n.ShortTag() != "!!int" || n.Decode(&i) != nil {
-		d.problem(n, path, "must be a whole number, not %q", n.Value)
+		d.problemf(n, path, "must be a whole number, not %q", n.Value)
 		return
 	}
 	*dst = i
@@ -259,7 +259,7 @@ func (d *decoder) duration(n *yaml.Node, path string, dst *time.Duration) {
 	}
 	v, err := access.ParseDuration(n.Value)
 	if err != nil {
-		d.problem(n, path, "%v", err)
+		d.problemf(n, path, "%v", err)
 		return
 	}
 	*dst = v
@@ -272,7 +272,7 @@ func (d *decoder) timestamp(n *yaml.Node, path string, dst *time.Time) {
 	}
 	t, err := time.Parse(time.RFC3339, n.Value)
 	if err != nil {
-		d.problem(n, path, "%q is not a time like 2026-01-05T09:00:00Z (RFC 3339, with a zone)", n.Value)
+		d.problemf(n, path, "%q is not a time like 2026-01-05T09:00:00Z (RFC 3339, with a zone)", n.Value)
 		return
 	}
 	*dst = t.UTC()
@@ -296,7 +296,7 @@ func (d *decoder) stringMap(n *yaml.Node, path string, dst *map[string]string) {
 		return
 	}
 	if n.Kind != yaml.MappingNode {
-		d.problem(n, path, "must be a mapping of names to strings, not %s", kind(n))
+		d.problemf(n, path, "must be a mapping of names to strings, not %s", kind(n))
 		return
 	}
 	if *dst == nil {
@@ -311,7 +311,7 @@ func (d *decoder) stringMap(n *yaml.Node, path string, dst *map[string]string) {
 		case isNull(v):
 			(*dst)[p.key.Value] = ""
 		case v.Kind != yaml.ScalarNode:
-			d.problem(v, key, "must be a string, not %s", kind(v))
+			d.problemf(v, key, "must be a string, not %s", kind(v))
 		default:
 			(*dst)[p.key.Value] = v.Value
 		}

@@ -111,7 +111,7 @@ func applyEnv(c *Config, r *report, getenv func(string) string) {
 		}
 		d, err := access.ParseDuration(v)
 		if err != nil {
-			r.at(at, s.Key, "%v", err)
+			r.atf(at, s.Key, "%v", err)
 			r.unreadable[s.Key] = true
 			continue
 		}

@@ -88,7 +88,7 @@ func parseYAML(r *report, name string, data []byte) *yaml.Node {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if !errors.Is(err, io.EOF) {
-			r.at(yamlErrorPos(name, err), "", "%s", strings.TrimPrefix(yamlLine.ReplaceAllString(err.Error(), ""), "yaml: "))
+			r.atf(yamlErrorPos(name, err), "", "%s", strings.TrimPrefix(yamlLine.ReplaceAllString(err.Error(), ""), "yaml: "))
 		}
 		return nil
 	}
@@ -98,7 +98,7 @@ func parseYAML(r *report, name string, data []byte) *yaml.Node {
 		if err != nil {
 			at = yamlErrorPos(name, err)
 		}
-		r.at(at, "", "only one YAML document is allowed (remove the --- separator)")
+		r.atf(at, "", "only one YAML document is allowed (remove the --- separator)")
 		return nil
 	}
 	if len(doc.Content) == 0 {

@@ -82,7 +82,7 @@ func newReport(file string) *report {
 }
 
 // at records a problem at an exact position.
-func (r *report) at(p pos, path, format string, args ...any) {
+func (r *report) atf(p pos, path, format string, args ...any) {
 	r.problems = append(r.problems, Problem{File: p.file, Line: p.line, Column: p.col, Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
@@ -95,7 +95,7 @@ func (r *report) addf(path, format string, args ...any) {
 			return
 		}
 	}
-	r.at(r.lookup(path), path, format, args...)
+	r.atf(r.lookup(path), path, format, args...)
 }
 
 // lookup finds where path, or its nearest written ancestor, came from.

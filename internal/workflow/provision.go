@@ -166,7 +166,7 @@ func (s *Service) grantOn(ctx context.Context, conn connector.Connector, t conne
 	if err != nil {
 		return "", err
 	}
-	b, err := json.Marshal(credentialsJSON(creds))
+	b, err := json.Marshal(credentialsJSON(creds)) //nolint:gosec // sealed on the next line, never stored in clear
 	if err != nil {
 		return "", fmt.Errorf("encode credentials: %w", err)
 	}

@@ -79,7 +79,7 @@ func New(db *sql.DB, cfg Config) (*DB, error) {
 	d := &DB{sqlDB: db, readDB: cfg.ReadDB, dialect: cfg.Dialect, goose: p, onClose: cfg.OnClose}
 	d.queries = queries{db: d, ex: db}
 	if cfg.ReadDB != nil {
-		d.queries.ex = splitExecer{read: cfg.ReadDB, write: db}
+		d.ex = splitExecer{read: cfg.ReadDB, write: db}
 	}
 	return d, nil
 }
