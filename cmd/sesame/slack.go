@@ -38,8 +38,11 @@ func (m *Main) startSlack(ctx context.Context, mux *http.ServeMux, box *secrets.
 	}
 	m.bot = bot
 	m.svc.SetNotifier(bot.Notifier())
+	// In HTTP mode this serves Slack's signed requests; in both modes it
+	// serves the /slack/link page behind /access login (without a signing
+	// secret every POST is refused).
+	mux.Handle("/slack/", bot.HTTPHandler())
 	if cfg.Slack.Mode == slackbot.ModeHTTP {
-		mux.Handle("/slack/", bot.HTTPHandler())
 		return nil
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

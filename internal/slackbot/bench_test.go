@@ -1,12 +1,13 @@
 package slackbot
 
 import (
-	"math/rand/v2"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -113,6 +114,7 @@ func benchAck(b *testing.B, kind string) {
 		next atomic.Int64
 		wg   sync.WaitGroup
 	)
+	cpu0 := cpuTime(b)
 	b.ResetTimer()
 	for u := range users {
 		wg.Go(func() {
@@ -138,12 +140,22 @@ func benchAck(b *testing.B, kind string) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	cpu := cpuTime(b) - cpu0
 	slices.Sort(lat)
 	pct := func(p float64) float64 {
 		return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Microseconds()) / 1000
 	}
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(0, "ns/op")
 	require.Empty(b, tb.slack.Violations())
+}
+
+// cpuTime is the CPU time (user + system) the test process used so far:
+// bot, fake Slack and SQLite together.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

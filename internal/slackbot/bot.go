@@ -90,7 +90,10 @@ type Bot struct {
 	bg        *background
 	catalog   *catalog
 	linkTmpl  *template.Template
-	work      chan struct{} // limits handlers working at once
+	// work limits the handlers working at once (their store work is
+	// CPU-bound; Slack's rate limits cap the useful rate far below what
+	// these slots allow even while they wait on Slack's API).
+	work chan struct{}
 }
 
 // New validates cfg and returns a Bot.
@@ -164,7 +167,7 @@ func New(cfg Config) (*Bot, error) {
 		bg:        bg,
 		catalog:   newCatalog(st, clk, log, bg, CatalogTTL),
 		linkTmpl:  template.Must(template.New("link").Parse(linkPage)),
-		work:      make(chan struct{}, max(4, 4*runtime.GOMAXPROCS(0))),
+		work:      make(chan struct{}, max(8, 4*runtime.GOMAXPROCS(0))),
 	}, nil
 }
 

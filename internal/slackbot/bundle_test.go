@@ -2,7 +2,9 @@ package slackbot
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	"github.com/sesame-access/sesame/internal/clock"
 	"github.com/sesame-access/sesame/internal/connector"
 	"github.com/sesame-access/sesame/internal/connector/fake"
+	"github.com/sesame-access/sesame/internal/connector/manual"
 	"github.com/sesame-access/sesame/internal/policy"
 	"github.com/sesame-access/sesame/internal/slackfake"
 	"github.com/sesame-access/sesame/internal/store"
@@ -99,6 +102,7 @@ func setupWith(t testing.TB, o setupOpts) *testBundle {
 	require.NoError(t, err)
 	reg := connector.NewRegistry()
 	reg.Register(fake.TypeName, b.backend.Factory())
+	reg.Register(manual.TypeName, manual.New)
 	b.svc, err = workflow.New(workflow.Config{Store: b.st, Clock: b.clock, Policy: engine, Connectors: reg, ProvisionAttempts: 2})
 	require.NoError(t, err)
 	b.svc.SetEnqueuer(b.jobs)
@@ -142,6 +146,7 @@ func setupWith(t testing.TB, o setupOpts) *testBundle {
 		{ID: "github-enterprise", Name: "GitHub Enterprise", ConnectorType: fake.TypeName, Owners: []string{"usr_bob"}, Source: access.SourceConfig},
 		{ID: "aws-prod", Name: "AWS Production", ConnectorType: fake.TypeName, Owners: []string{"usr_carol"}, Aliases: []string{"amazon"}, Source: access.SourceConfig},
 		{ID: "grafana", Name: "Grafana", ConnectorType: fake.TypeName, Owners: []string{"usr_bob"}, Source: access.SourceConfig},
+		{ID: "printer", Name: "Office printer", ConnectorType: manual.TypeName, Owners: []string{"usr_bob"}, Source: access.SourceConfig},
 		{ID: "broken", Name: "Broken", ConnectorType: fake.TypeName, ConnectorSettings: map[string]string{"deny": "grant"},
 			Owners: []string{"usr_bob"}, Source: access.SourceConfig},
 	} {
@@ -154,7 +159,11 @@ func setupWith(t testing.TB, o setupOpts) *testBundle {
 		}
 	}
 
-	cfg := Config{Service: b.svc, Clock: b.clock, BotToken: b.slack.BotToken(), APIURL: b.slack.APIURL(),
+	var log *slog.Logger
+	if os.Getenv("SLACKBOT_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	cfg := Config{Service: b.svc, Clock: b.clock, Logger: log, BotToken: b.slack.BotToken(), APIURL: b.slack.APIURL(),
 		BaseURL: "https://sesame.example.com", LinkSecret: []byte("0123456789abcdef0123456789abcdef"), AckBudget: o.ackBudget}
 	switch o.mode {
 	case ModeHTTP:

@@ -2,6 +2,7 @@ package slackbot
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,4 +72,40 @@ func TestLargeCatalog(t *testing.T) {
 			"typos: a full-catalog fuzzy match, best first")
 		b.noViolations(t)
 	})
+}
+
+// TestLargeForm: an app with 100 long roles would make a form too large
+// for a Socket Mode ack (20 KB): its roles are offered by type-ahead.
+func TestLargeForm(t *testing.T) {
+	t.Parallel()
+	b := setup(t, ModeSocket)
+	ctx := t.Context()
+	require.NoError(t, b.st.AppUpsert(ctx, &access.App{ID: "bigapp", Name: "Big App", ConnectorType: fake.TypeName,
+		Owners: []string{"usr_bob"}, Source: access.SourceConfig, CreatedAt: t0, UpdatedAt: t0}))
+	for i := range 100 {
+		require.NoError(t, b.st.EntitlementUpsert(ctx, &access.Entitlement{ID: fmt.Sprintf("bigapp:role-%03d", i), AppID: "bigapp",
+			Key: fmt.Sprintf("role-%03d", i), Name: fmt.Sprintf("Role number %03d with a long name", i),
+			Description: strings.Repeat("d", 80), Requestable: true, Risk: access.RiskLow, CreatedAt: t0, UpdatedAt: t0}))
+	}
+	b.command(t, "alice", "")
+	v := b.modal(t, "alice")
+	b.slack.FailNext("views.update", 1, "internal_error") // the form does not follow the choice...
+	_, err := b.slack.SelectExternal(ctx, sid("alice"), v.ID, actionApp, "big", "bigapp")
+	require.NoError(t, err)
+	b.settle(t)
+	require.NotContains(t, b.modal(t, "alice").Text(), "Roles")
+	ack, err := b.slack.Submit(ctx, sid("alice"), v.ID) // ...so "Next" shows it
+	require.NoError(t, err)
+	require.Less(t, len(ack.Body), maxAckBytes)
+	v = b.modal(t, "alice")
+	require.Contains(t, v.Text(), "Roles")
+	require.Contains(t, string(v.Blocks()), `"multi_external_select"`)
+	opts, _, err := b.slack.Suggest(ctx, sid("alice"), v.ID, actionRoles, "099")
+	require.NoError(t, err)
+	require.Len(t, opts, 1)
+	require.Equal(t, "bigapp:role-099", opts[0]["value"])
+	_, err = b.slack.SelectExternal(ctx, sid("alice"), v.ID, actionRoles, "role", "bigapp:role-007", "bigapp:role-042")
+	require.NoError(t, err)
+	require.Contains(t, b.modal(t, "alice").Text(), "You are asking for")
+	b.noViolations(t)
 }

@@ -120,13 +120,46 @@ func (b *Bot) interaction(ctx context.Context, ic *slack.InteractionCallback) an
 			}
 			return r
 		})
-		return resp
+		return b.fitAck(ctx, ic, resp)
 	case slack.InteractionTypeViewClosed:
 		return nil
 	default:
 	}
 	b.log.DebugContext(ctx, "ignored slack interaction", "type", ic.Type)
 	return nil
+}
+
+// maxAckBytes bounds an ack's payload: Slack drops Socket Mode messages of
+// 20 KB or more (and slack-go refuses to send them). A larger view is
+// sent with views.update instead.
+const maxAckBytes = 15 << 10
+
+// fitAck replaces a response_action update whose view is too large for an
+// ack with a small placeholder, and sends the view with views.update.
+func (b *Bot) fitAck(ctx context.Context, ic *slack.InteractionCallback, resp any) any {
+	r, ok := resp.(*slack.ViewSubmissionResponse)
+	if !ok || r == nil || r.View == nil {
+		return resp
+	}
+	js, err := json.Marshal(r)
+	if err != nil || len(js) < maxAckBytes {
+		return resp
+	}
+	view := *r.View
+	b.log.WarnContext(ctx, "a form is too large for an ack; sending it with views.update", "bytes", len(js))
+	b.bg.goTimeout(ctx, "send a large view", 10*time.Second, func(ctx context.Context) error {
+		// Let Slack apply the placeholder first (the ack races this call).
+		t := time.NewTimer(time.Second)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		_, err := b.api.UpdateViewContext(ctx, view, "", "", ic.View.ID)
+		return err
+	})
+	return slack.NewUpdateViewSubmissionResponse(new(noticeModal(ic.User.ID, "Loading…", "⏳ Loading the form…")))
 }
 
 // lateSubmission shows the outcome of a submission that overran the ack

@@ -251,6 +251,11 @@ func TestLinking(t *testing.T) {
 	_, err = b.bot.CompleteLink(ctx, u.Query().Get("code"), "ghost@elsewhere.com")
 	require.ErrorIs(t, err, ErrBadLinkCode, "expired")
 
+	// When Slack cannot say who someone is, the answer says so (not "unlinked").
+	b.slack.FailNext("users.info", 1, "fatal_error")
+	b.command(t, "ghost", "list")
+	require.Contains(t, b.slack.LastEphemeral("UGHOST"), "Slack did not say who you are")
+
 	// dave's Slack email is confirmed: his first command links him.
 	b.command(t, "dave", "help")
 	b.command(t, "dave", "list")

@@ -3,8 +3,10 @@ package slackbot
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -270,4 +272,32 @@ func TestGoldenNotices(t *testing.T) {
 		text, blocks := noticeMessage(d)
 		goldenMessage(t, "msg_"+tc.name, text, blocks)
 	}
+}
+
+// TestFormFitsAnAck: the largest request form stays small enough to be a
+// Socket Mode ack (response_action update), and valid.
+func TestFormFitsAnAck(t *testing.T) {
+	t.Parallel()
+	f := newFixtures()
+	long := strings.Repeat("x", 200)
+	var ents []*access.Entitlement
+	var selected []string
+	for i := range 100 {
+		id := fmt.Sprintf("github:%s-%03d", strings.Repeat("k", 100), i)
+		ents = append(ents, &access.Entitlement{ID: id, AppID: "github", Key: id, Name: long, Description: long, Requestable: true})
+		selected = append(selected, id)
+	}
+	p := plan(true, 2)
+	for i := range 100 {
+		p.Steps[0].Eligible = append(p.Steps[0].Eligible, policy.Approver{UserID: fmt.Sprintf("usr_%03d", i),
+			Email: long + "@example.com", Name: long, Reason: long})
+	}
+	form := requestForm{Meta: meta{K: kindRequest, U: "UALICE", App: "github"}, App: f.app, Ents: ents,
+		Selected: selected[:20], Plan: p, Duration: time.Hour}
+	js, err := json.Marshal(slack.NewUpdateViewSubmissionResponse(new(requestModal(form))))
+	require.NoError(t, err)
+	require.Less(t, len(js), maxAckBytes)
+	view, err := json.Marshal(requestModal(form))
+	require.NoError(t, err)
+	require.NoError(t, slackfake.ValidateView(view))
 }

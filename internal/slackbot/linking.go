@@ -207,9 +207,12 @@ func (b *Bot) actor(ctx context.Context, slackID string) (*access.User, error) {
 		return u, err
 	}
 	info, err := b.api.GetUserInfoContext(ctx, slackID)
-	if err != nil {
-		b.log.WarnContext(ctx, "users.info failed; cannot link by email", "slack_user", slackID, "err", err)
+	switch {
+	case slackCode(err) == "user_not_found" || slackCode(err) == "user_not_visible":
 		return nil, access.Errorf(access.CodeUnauthorized, "slack user %s is not linked", slackID)
+	case err != nil:
+		b.log.WarnContext(ctx, "users.info failed; cannot link by email", "slack_user", slackID, "err", err)
+		return nil, &access.Error{Code: access.CodeUnavailable, Message: "Slack did not say who you are (" + slackErrorText(err) + ")", Err: err}
 	}
 	return b.linkByEmail(ctx, slackID, info)
 }

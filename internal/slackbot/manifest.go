@@ -62,6 +62,12 @@ func Manifest(mode, command, baseURL string) string {
 	if err != nil {
 		return "# cannot render the manifest: " + err.Error() + "\n"
 	}
-	return "# Slack app manifest for Sesame (" + map[bool]string{true: ModeHTTP, false: ModeSocket}[httpMode] + " mode).\n" +
-		"# Create the app at https://api.slack.com/apps?new_app=1 (\"From a manifest\").\n" + string(out)
+	head := "# Slack app manifest for Sesame (socket mode).\n"
+	if httpMode {
+		head = "# Slack app manifest for Sesame (http mode).\n"
+		if !strings.HasPrefix(base, "https://") {
+			head += "# WARNING: Slack sends requests only to https URLs it can reach; set server.base_url.\n"
+		}
+	}
+	return head + "# Create the app at https://api.slack.com/apps?new_app=1 (\"From a manifest\").\n" + string(out)
 }

@@ -96,15 +96,33 @@ func appOption(a *access.App) *slack.OptionBlockObject {
 	return option(a.ID, appName(a), desc)
 }
 
+// menuBudget bounds the bytes of options a form carries inline, so that
+// a form stays well under what an ack may carry (20 KB over Socket Mode):
+// longer lists use type-ahead instead.
+const menuBudget = 5000
+
+// optionBytes estimates an option's JSON size.
+func optionBytes(o *slack.OptionBlockObject) int {
+	n := 80 + len(o.Value) + len(o.Text.Text)
+	if o.Description != nil {
+		n += 60 + len(o.Description.Text)
+	}
+	return n
+}
+
 func appPicker(f requestForm) []slack.Block {
 	var el slack.BlockElement
 	hint := "Type to search by name or alias."
 	if len(f.Choices) > 0 {
 		opts := make([]*slack.OptionBlockObject, 0, min(len(f.Choices), maxOptions))
+		size := 0
 		for _, a := range f.Choices {
-			if len(a.ID) <= maxOptionValue && len(opts) < maxOptions {
-				opts = append(opts, appOption(a))
+			o := appOption(a)
+			if len(a.ID) > maxOptionValue || len(opts) == maxOptions || size+optionBytes(o) > menuBudget {
+				continue
 			}
+			size += optionBytes(o)
+			opts = append(opts, o)
 		}
 		el = slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose an app"), actionApp, opts...)
 		hint = fmt.Sprintf("%s matching “%s”. To search every app, run the command without text.",
@@ -122,19 +140,21 @@ func appPicker(f requestForm) []slack.Block {
 
 func rolesInput(f requestForm) *slack.InputBlock {
 	var el slack.BlockElement
-	if len(f.Ents) <= maxOptions {
-		opts := make([]*slack.OptionBlockObject, 0, len(f.Ents))
-		var initial []*slack.OptionBlockObject
-		for _, e := range f.Ents {
-			if len(e.ID) > maxOptionValue {
-				continue
-			}
-			o := option(e.ID, entName(e), entDescription(e))
-			opts = append(opts, o)
-			if slices.Contains(f.Selected, e.ID) {
-				initial = append(initial, o)
-			}
+	opts := make([]*slack.OptionBlockObject, 0, len(f.Ents))
+	var initial []*slack.OptionBlockObject
+	size := 0
+	for _, e := range f.Ents {
+		if len(e.ID) > maxOptionValue {
+			continue
 		}
+		o := option(e.ID, entName(e), entDescription(e))
+		size += optionBytes(o)
+		opts = append(opts, o)
+		if slices.Contains(f.Selected, e.ID) {
+			initial = append(initial, o)
+		}
+	}
+	if len(opts) <= maxOptions && size <= menuBudget {
 		sel := slack.NewOptionsMultiSelectBlockElement(slack.MultiOptTypeStatic, plain("Choose roles"), actionRoles, opts...)
 		sel.InitialOptions = initial
 		el = sel
@@ -187,11 +207,14 @@ func approversInput(i int, st policy.PlanStep) *slack.InputBlock {
 	hint := fmt.Sprintf("Pick at least %d of %d (the step needs %s), or leave empty to ask everyone eligible.",
 		max(st.Choose, 1), len(st.Eligible), plural(st.Required, "approval", "approvals"))
 	var el slack.BlockElement
-	if len(st.Eligible) <= maxOptions {
-		opts := make([]*slack.OptionBlockObject, 0, len(st.Eligible))
-		for _, a := range st.Eligible {
-			opts = append(opts, option(a.UserID, approverName(a), a.Reason))
-		}
+	opts := make([]*slack.OptionBlockObject, 0, len(st.Eligible))
+	size := 0
+	for _, a := range st.Eligible {
+		o := option(a.UserID, approverName(a), a.Reason)
+		size += optionBytes(o)
+		opts = append(opts, o)
+	}
+	if len(opts) <= maxOptions && size <= menuBudget {
 		el = slack.NewOptionsMultiSelectBlockElement(slack.MultiOptTypeStatic, plain("Choose approvers"), approversActionID(i), opts...)
 	} else {
 		sel := slack.NewOptionsMultiSelectBlockElement(slack.MultiOptTypeExternal, plain("Search approvers"), approversActionID(i))

@@ -20,6 +20,8 @@ func (b *Bot) suggestion(ctx context.Context, ic *slack.InteractionCallback) any
 	if err != nil {
 		return optionsResponse{Options: opts}
 	}
+	// Options are best first: when they do not all fit in an ack, the
+	// best are kept.
 	q := normalizeQuery(ic.Value)
 	switch {
 	case ic.ActionID == actionApp:
@@ -54,7 +56,20 @@ func (b *Bot) suggestion(ctx context.Context, ic *slack.InteractionCallback) any
 	case strings.HasPrefix(ic.ActionID, blockApprovers+"-"):
 		opts = b.approverOptions(ctx, ic, actor, q)
 	}
-	return optionsResponse{Options: opts}
+	return optionsResponse{Options: fitOptions(opts)}
+}
+
+// fitOptions keeps the first options that fit in an ack (Slack drops
+// Socket Mode messages of 20 KB or more; 100 long options can exceed it).
+func fitOptions(opts []*slack.OptionBlockObject) []*slack.OptionBlockObject {
+	size := 0
+	for i, o := range opts {
+		size += optionBytes(o)
+		if size > maxAckBytes-1000 {
+			return opts[:i]
+		}
+	}
+	return opts
 }
 
 // approverOptions offers the eligible people of one step, filtered by q.

@@ -258,6 +258,7 @@ func TestManifest(t *testing.T) {
 	require.Contains(t, httpM, "url: https://sesame.example.com/slack/commands")
 	require.Contains(t, httpM, "request_url: https://sesame.example.com/slack/events")
 	require.NotContains(t, httpM, "socket_mode_enabled")
+	require.Contains(t, Manifest(ModeHTTP, "", ""), "WARNING: Slack sends requests only to https URLs")
 	for _, scope := range Scopes() {
 		require.Contains(t, httpM, "- "+scope)
 	}

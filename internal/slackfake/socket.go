@@ -13,6 +13,10 @@ import (
 	"github.com/sesame-access/sesame/internal/clock"
 )
 
+// MaxSocketMessage is the size at which Slack drops a Socket Mode message
+// from the app (20 KB).
+const MaxSocketMessage = 20 << 10
+
 // hub is the Socket Mode side: WebSocket connections opened with a ticket
 // from apps.connections.open, envelopes out, acks in.
 type hub struct {
@@ -115,6 +119,10 @@ func (h *hub) read(c *wsConn) {
 		_, msg, err := c.c.ReadMessage()
 		if err != nil {
 			return
+		}
+		if len(msg) >= MaxSocketMessage {
+			h.s.violationf("socket mode: a %d-byte message from the app; Slack silently drops messages of %d bytes or more", len(msg), MaxSocketMessage)
+			continue
 		}
 		var ack struct {
 			EnvelopeID string          `json:"envelope_id"`

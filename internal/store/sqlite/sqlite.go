@@ -85,7 +85,10 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open sqlite %s: %w", path, err), db.Close())
 	}
-	readDB.SetMaxIdleConns(4)
+	// As many idle as open: readers reuse connections instead of opening
+	// and closing them under load.
+	readDB.SetMaxOpenConns(8)
+	readDB.SetMaxIdleConns(8)
 	st, err := open(ctx, db, readDB)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open sqlite %s: %w", path, err), db.Close(), readDB.Close())
