@@ -165,8 +165,9 @@ func (b *benchRun) revocation(ctx context.Context, grants, expiring int) error {
 		if err != nil {
 			return fmt.Errorf("revocation lag: %w", err)
 		}
-		fmt.Fprintf(b.stdout, "| %s | %s | %s | %.0f s (%s grants/s) | %.3f ms | %s / %s / %s |\n", tg.name, thousands(res.Total), thousands(res.Expiring),
-			res.Seed.Seconds(), thousands(int(res.SeedRate())), float64(res.DuePoll.Microseconds())/1000, ms(res.P50), ms(res.P99), ms(res.Max))
+		fmt.Fprintf(b.stdout, "| %s | %s | %s | %.0f s (%s grants/s) | %.3f ms | %s / %s / %s |\n", tg.name,
+			thousands(res.Total), thousands(res.Expiring), res.Seed.Seconds(), thousands(int(res.SeedRate())),
+			float64(res.DuePoll.Microseconds())/1000, ms(res.P50), ms(res.P99), ms(res.Max))
 		plan, err := st.ExplainDue(ctx)
 		if err != nil {
 			return err

@@ -46,8 +46,7 @@ func TestSlackThroughTheBinary(t *testing.T) {
 				ack, err = fake.Command(t.Context(), "U0ALICE", "/access", "github")
 				return err == nil
 			})
-			require.NotNil(t, ack)
-			require.Less(t, ack.Latency, 3*time.Second, "acked within Slack's 3 s")
+			require.NotNil(t, ack) // a late ack (over Slack's 3 s) is one of the fake's violations, checked below
 			waitUntil(t, 10*time.Second, "views.open", func() bool { return len(fake.Calls("views.open")) > 0 })
 			open := fake.Calls("views.open")[0]
 			require.True(t, open.OK, "views.open failed: %s", open.Error)

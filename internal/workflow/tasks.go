@@ -350,24 +350,44 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 // expiryNotices warns holders of grants expiring within ExpiringNotice,
 // once per expiry.
 func (s *Service) expiryNotices(ctx context.Context, now time.Time) (int, error) {
-	soon, _, err := s.st.GrantList(ctx, store.GrantListParams{States: []access.GrantState{access.GrantActive},
-		ExpiringBefore: now.Add(s.expiringNotice), Page: store.Page{Limit: 500}})
-	if err != nil {
-		return 0, fmt.Errorf("list expiring grants: %w", err)
-	}
-	count := 0
-	for _, g := range soon {
-		if g.Due(now) {
-			continue
+	var soon []*access.Grant
+	cursor := ""
+	for range 20 { // at most 10,000 grants expiring soon per sweep
+		page, next, err := s.st.GrantList(ctx, store.GrantListParams{States: []access.GrantState{access.GrantActive},
+			ExpiringBefore: now.Add(s.expiringNotice), Page: store.Page{Cursor: cursor, Limit: 500}})
+		if err != nil {
+			return 0, fmt.Errorf("list expiring grants: %w", err)
 		}
+		for _, g := range page {
+			if !g.Due(now) {
+				soon = append(soon, g)
+			}
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	// One transaction per 100 grants; the dedup key makes a notice that
+	// was already written a no-op, and only new ones are counted.
+	count := 0
+	for start := 0; start < len(soon); start += 100 {
+		chunk := soon[start:min(start+100, len(soon))]
+		written := 0
 		err := s.run(ctx, func(q store.Queries, fx *effects) error {
-			return fx.notify(ctx, q, access.NotifyGrantExpiring, g.UserID, g.RequestID, g.ID,
-				g.ID+"/"+g.ExpiresAt.Format(time.RFC3339Nano), map[string]string{"expires_at": g.ExpiresAt.Format(time.RFC3339)})
+			for _, g := range chunk {
+				if err := fx.notify(ctx, q, access.NotifyGrantExpiring, g.UserID, g.RequestID, g.ID,
+					g.ID+"/"+g.ExpiresAt.Format(time.RFC3339Nano), map[string]string{"expires_at": g.ExpiresAt.Format(time.RFC3339)}); err != nil {
+					return err
+				}
+			}
+			written = len(fx.jobs.Deliver)
+			return nil
 		})
 		if err != nil {
 			return count, err
 		}
-		count++
+		count += written
 	}
 	return count, nil
 }
