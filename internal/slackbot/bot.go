@@ -218,6 +218,18 @@ func (bg *background) goTimeout(parent context.Context, name string, timeout tim
 	}()
 }
 
+// track counts work run elsewhere (Socket Mode handlers) as background
+// work, so that wait (and Shutdown) also waits for it; call done at its end.
+func (bg *background) track() (done func()) {
+	bg.mu.Lock()
+	if bg.n == 0 {
+		bg.idle = make(chan struct{})
+	}
+	bg.n++
+	bg.mu.Unlock()
+	return bg.finish
+}
+
 func (bg *background) finish() {
 	bg.mu.Lock()
 	defer bg.mu.Unlock()

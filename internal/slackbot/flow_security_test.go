@@ -170,6 +170,9 @@ func TestEvents(t *testing.T) {
 		_, err = b.slack.SendEvent(ctx, ev, 2)
 		require.NoError(t, err)
 		b.settle(t)
+		// In socket mode the work after the ack may still be running.
+		require.Eventually(t, func() bool { _, ok := b.slack.Home(sid("alice")); return ok }, 20*time.Second, 10*time.Millisecond)
+		b.settle(t)
 		require.Len(t, b.slack.Calls("views.publish"), 1, "retries of one event publish once")
 		home, ok := b.slack.Home(sid("alice"))
 		require.True(t, ok)
@@ -177,6 +180,7 @@ func TestEvents(t *testing.T) {
 
 		_, err = b.slack.OpenHome(ctx, "UGHOST")
 		require.NoError(t, err)
+		require.Eventually(t, func() bool { _, ok := b.slack.Home("UGHOST"); return ok }, 20*time.Second, 10*time.Millisecond)
 		b.settle(t)
 		ghost, ok := b.slack.Home("UGHOST")
 		require.True(t, ok)

@@ -66,12 +66,18 @@ func (b *Bot) socketEvent(ctx context.Context, client *socketmode.Client, evt so
 		if !ok || req == nil {
 			return
 		}
-		inflight.Go(func() { b.ack(ctx, client, req, b.handleCommand(ctx, cmd)) })
+		done := b.bg.track()
+		inflight.Go(func() {
+			defer done()
+			b.ack(ctx, client, req, b.handleCommand(ctx, cmd))
+		})
 	case socketmode.EventTypeInteractive:
 		if req == nil {
 			return
 		}
+		done := b.bg.track()
 		inflight.Go(func() {
+			defer done()
 			ic, err := decodeInteraction(req.Payload)
 			if err != nil {
 				b.log.WarnContext(ctx, "bad slack interaction payload", "err", err)
@@ -85,7 +91,9 @@ func (b *Bot) socketEvent(ctx context.Context, client *socketmode.Client, evt so
 			return
 		}
 		b.ack(ctx, client, req, nil) // events are acked at once; handling is idempotent
+		done := b.bg.track()
 		inflight.Go(func() {
+			defer done()
 			if _, err := b.event(ctx, req.Payload, req.RetryAttempt); err != nil {
 				b.log.WarnContext(ctx, "bad slack event", "err", err)
 			}
