@@ -192,11 +192,13 @@ func TestKill9LosesNothing(t *testing.T) {
 			_ = resp.Body.Close() //nolint:errcheck // status is enough
 		}
 	})
-	time.Sleep(300 * time.Millisecond)
-	var before idState
-	require.Equal(t, http.StatusOK, alice.do("GET", "/requests/"+approved[0], nil, &before))
+	// Kill while the first grant is being provisioned (the fake takes 2s).
+	waitUntil(t, 20*time.Second, "provisioning under way", func() bool {
+		var before idState
+		require.Equal(t, http.StatusOK, alice.do("GET", "/requests/"+approved[0], nil, &before))
+		return len(before.Grants) == 1 && before.Grants[0].State == "provisioning"
+	})
 	p.kill()
-	require.Equal(t, "provisioning", before.Grants[0].State, "the kill lands mid-provisioning")
 	close(stop)
 	wg.Wait()
 
