@@ -253,7 +253,9 @@ func (m *Main) banner(sum catalog.Summary) {
 	} else {
 		fmt.Fprintf(w, "  catalog:  %s (%d apps, %d users, %d policies)\n", cfg.File, len(cfg.Catalog.Apps), len(cfg.Users), len(cfg.Policies))
 	}
-	_ = sum
+	if sum.Changed() {
+		fmt.Fprintf(w, "  synced:   %d catalog change(s) from the config (audited as %s)\n", len(sum.Changes), catalog.Action)
+	}
 	fmt.Fprintf(w, "  secrets:  %s\n", m.keyNote)
 	if cfg.Slack.Enabled() {
 		fmt.Fprintf(w, "  slack:    %s mode, command %s\n", cfg.Slack.Mode, cfg.Slack.Command)
