@@ -112,6 +112,27 @@ func Permanent(err error) error {
 // IsPermanent reports whether err should not be retried.
 func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
 
+// RetryAfterError is a retryable error from a target that said how long
+// to wait (Retry-After, a rate-limit reset header). The job queue waits at
+// least that long before the next attempt.
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string { return fmt.Sprintf("%v (retry after %s)", e.Err, e.After) }
+
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter returns how long the target asked to wait, if err (or an
+// error it wraps) says.
+func RetryAfter(err error) (time.Duration, bool) {
+	if e, ok := errors.AsType[*RetryAfterError](err); ok {
+		return e.After, true
+	}
+	return 0, false
+}
+
 // PendingError means the connector handed the work to a person (Task says
 // what to do); the grant waits until someone marks it done.
 type PendingError struct{ Task string }

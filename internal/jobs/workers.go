@@ -8,6 +8,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/sesame-access/sesame/internal/connector"
 	"github.com/sesame-access/sesame/internal/workflow"
 )
 
@@ -60,10 +61,16 @@ func (w *dueWorker) Work(ctx context.Context, _ *river.Job[DueArgs]) error {
 }
 
 // result maps a use case's error to River: not due yet snoozes until due;
-// anything else is returned for River's retry with backoff.
+// a target's own Retry-After snoozes that long; anything else is returned
+// for River's retry with backoff.
 func result(err error, now time.Time) error {
 	if nd, ok := errors.AsType[*workflow.NotDueError](err); ok {
 		return river.JobSnooze(max(nd.At.Sub(now), time.Second))
+	}
+	// A target that said how long to wait (rate limited) is not tried
+	// again sooner; the failed attempt is already recorded on the grant.
+	if after, ok := connector.RetryAfter(err); ok && after > 0 {
+		return river.JobSnooze(max(after, time.Second))
 	}
 	return err
 }

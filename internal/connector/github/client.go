@@ -40,20 +40,6 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("github: %s %s: %d %s", e.Method, e.Path, e.Status, msg)
 }
 
-// RetryAfterError is a retryable error that says how long GitHub asked to
-// wait (from retry-after or x-ratelimit-reset).
-type RetryAfterError struct {
-	After time.Duration
-	Err   error
-}
-
-func (e *RetryAfterError) Error() string { return fmt.Sprintf("%v (retry after %s)", e.Err, e.After) }
-
-func (e *RetryAfterError) Unwrap() error { return e.Err }
-
-// RetryAfter reports how long to wait before the next attempt.
-func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }
-
 // hasStatus reports whether err is an APIError with status code.
 func hasStatus(err error, code int) bool {
 	ae, ok := errors.AsType[*APIError](err)
@@ -134,15 +120,15 @@ func (c *client) classify(e *APIError, h http.Header) error {
 	switch {
 	case e.Status == http.StatusForbidden || e.Status == http.StatusTooManyRequests:
 		if s, err := strconv.Atoi(h.Get("retry-after")); err == nil && s >= 0 {
-			return &RetryAfterError{After: time.Duration(s) * time.Second, Err: e}
+			return &connector.RetryAfterError{After: time.Duration(s) * time.Second, Err: e}
 		}
 		if h.Get("x-ratelimit-remaining") == "0" {
 			if reset, err := strconv.ParseInt(h.Get("x-ratelimit-reset"), 10, 64); err == nil {
-				return &RetryAfterError{After: max(time.Unix(reset, 0).Sub(c.clock.Now()), 0), Err: e}
+				return &connector.RetryAfterError{After: max(time.Unix(reset, 0).Sub(c.clock.Now()), 0), Err: e}
 			}
 		}
 		if strings.Contains(strings.ToLower(e.Message), "rate limit") {
-			return &RetryAfterError{After: secondaryWait, Err: e}
+			return &connector.RetryAfterError{After: secondaryWait, Err: e}
 		}
 		if e.Status == http.StatusTooManyRequests {
 			return e

@@ -236,7 +236,7 @@ func TestRateLimits(t *testing.T) {
 		ra, ok := asRetryAfter(err)
 		require.True(t, ok, "%v", err)
 		require.False(t, connector.IsPermanent(err))
-		require.Equal(t, 50*time.Minute, ra.RetryAfter(), "until x-ratelimit-reset")
+		require.Equal(t, 50*time.Minute, ra.After, "until x-ratelimit-reset")
 	})
 	for _, code := range []int{http.StatusForbidden, http.StatusTooManyRequests} {
 		t.Run(fmt.Sprint("secondary ", code), func(t *testing.T) {
@@ -249,14 +249,14 @@ func TestRateLimits(t *testing.T) {
 			ra, ok := asRetryAfter(err)
 			require.True(t, ok, "%v", err)
 			require.False(t, connector.IsPermanent(err))
-			require.Equal(t, time.Minute, ra.RetryAfter(), "from retry-after")
+			require.Equal(t, time.Minute, ra.After, "from retry-after")
 			require.Contains(t, err.Error(), "secondary rate limit")
 		})
 	}
 }
 
-func asRetryAfter(err error) (*github.RetryAfterError, bool) {
-	return errors.AsType[*github.RetryAfterError](err)
+func asRetryAfter(err error) (*connector.RetryAfterError, bool) {
+	return errors.AsType[*connector.RetryAfterError](err)
 }
 
 func TestServerErrorsAreRetryable(t *testing.T) {

@@ -40,20 +40,6 @@ func (e *APIError) Error() string {
 	return s
 }
 
-// RetryAfterError is a retryable error that says how long Google asked to
-// wait (Retry-After).
-type RetryAfterError struct {
-	After time.Duration
-	Err   error
-}
-
-func (e *RetryAfterError) Error() string { return fmt.Sprintf("%v (retry after %s)", e.Err, e.After) }
-
-func (e *RetryAfterError) Unwrap() error { return e.Err }
-
-// RetryAfter reports how long to wait before the next attempt.
-func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }
-
 func asAPIError(err error) (*APIError, bool) { return errors.AsType[*APIError](err) }
 
 // rateLimitReasons are the 403 reasons Google documents as "back off and
@@ -157,10 +143,10 @@ func (c *client) classify(e *APIError, ra string) error {
 		return connector.Permanent(e)
 	}
 	if s, err := strconv.Atoi(strings.TrimSpace(ra)); err == nil && s >= 0 {
-		return &RetryAfterError{After: time.Duration(s) * time.Second, Err: e}
+		return &connector.RetryAfterError{After: time.Duration(s) * time.Second, Err: e}
 	}
 	if t, err := http.ParseTime(ra); err == nil {
-		return &RetryAfterError{After: max(t.Sub(c.clock.Now()), 0), Err: e}
+		return &connector.RetryAfterError{After: max(t.Sub(c.clock.Now()), 0), Err: e}
 	}
 	return e
 }

@@ -42,20 +42,6 @@ func (e *APIError) Error() string {
 	return s
 }
 
-// RetryAfterError is a retryable error that says how long Okta asked to
-// wait (until X-Rate-Limit-Reset).
-type RetryAfterError struct {
-	After time.Duration
-	Err   error
-}
-
-func (e *RetryAfterError) Error() string { return fmt.Sprintf("%v (retry after %s)", e.Err, e.After) }
-
-func (e *RetryAfterError) Unwrap() error { return e.Err }
-
-// RetryAfter reports how long to wait before the next attempt.
-func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }
-
 func hasStatus(err error, code int) bool {
 	ae, ok := errors.AsType[*APIError](err)
 	return ok && ae.Status == code
@@ -120,7 +106,7 @@ func (c *client) classify(e *APIError, h http.Header) error {
 	switch {
 	case e.Status == http.StatusTooManyRequests:
 		if reset, err := strconv.ParseInt(h.Get("X-Rate-Limit-Reset"), 10, 64); err == nil {
-			return &RetryAfterError{After: max(time.Unix(reset, 0).Sub(c.clock.Now()), 0), Err: e}
+			return &connector.RetryAfterError{After: max(time.Unix(reset, 0).Sub(c.clock.Now()), 0), Err: e}
 		}
 		return e
 	case e.Status >= 500 || e.Status == http.StatusRequestTimeout:

@@ -146,9 +146,9 @@ func TestRateLimitIsRetryableUntilReset(t *testing.T) {
 	err := c.Grant(t.Context(), b.target(1))
 	require.Error(t, err)
 	require.False(t, connector.IsPermanent(err))
-	ra, ok := errors.AsType[*okta.RetryAfterError](err)
+	ra, ok := errors.AsType[*connector.RetryAfterError](err)
 	require.True(t, ok, "%v", err)
-	require.Equal(t, 40*time.Second, ra.RetryAfter())
+	require.Equal(t, 40*time.Second, ra.After)
 	require.ErrorContains(t, err, "E0000047")
 }
 

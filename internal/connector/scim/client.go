@@ -48,20 +48,6 @@ func (e *APIError) Error() string {
 	return s
 }
 
-// RetryAfterError is a retryable error that says how long the server
-// asked to wait (Retry-After).
-type RetryAfterError struct {
-	After time.Duration
-	Err   error
-}
-
-func (e *RetryAfterError) Error() string { return fmt.Sprintf("%v (retry after %s)", e.Err, e.After) }
-
-func (e *RetryAfterError) Unwrap() error { return e.Err }
-
-// RetryAfter reports how long to wait before the next attempt.
-func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }
-
 func asAPIError(err error) (*APIError, bool) { return errors.AsType[*APIError](err) }
 
 type client struct {
@@ -128,7 +114,7 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 func (c *client) classify(e *APIError, ra string) error {
 	if e.Status == http.StatusTooManyRequests || e.Status >= 500 || e.Status == http.StatusRequestTimeout {
 		if d, ok := retryAfter(ra, c.clock.Now()); ok {
-			return &RetryAfterError{After: d, Err: e}
+			return &connector.RetryAfterError{After: d, Err: e}
 		}
 		return e
 	}

@@ -184,9 +184,9 @@ func TestPermanentAndRetryable(t *testing.T) {
 	require.NoError(t, c.HealthCheck(t.Context()))
 	err = c.Grant(t.Context(), b.target("user0@example.com"))
 	require.False(t, connector.IsPermanent(err))
-	ra, ok := errors.AsType[*scim.RetryAfterError](err)
+	ra, ok := errors.AsType[*connector.RetryAfterError](err)
 	require.True(t, ok, "%v", err)
-	require.Equal(t, time.Minute, ra.RetryAfter())
+	require.Equal(t, time.Minute, ra.After)
 }
 
 func TestSyncPages(t *testing.T) {

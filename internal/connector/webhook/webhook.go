@@ -226,7 +226,7 @@ func classify(event string, resp *http.Response, body []byte, now time.Time) err
 	switch {
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), now); ok {
-			return &RetryAfterError{After: d, Err: err}
+			return &connector.RetryAfterError{After: d, Err: err}
 		}
 		return err
 	case code >= 300 && code < 400:
@@ -270,19 +270,3 @@ func redactURL(err error) error {
 	}
 	return err
 }
-
-// RetryAfterError is a retryable error that says how long the target asked
-// to wait (from Retry-After or a rate limit reset header).
-type RetryAfterError struct {
-	After time.Duration
-	Err   error
-}
-
-func (e *RetryAfterError) Error() string {
-	return fmt.Sprintf("%v (retry after %s)", e.Err, e.After)
-}
-
-func (e *RetryAfterError) Unwrap() error { return e.Err }
-
-// RetryAfter reports how long to wait before the next attempt.
-func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }

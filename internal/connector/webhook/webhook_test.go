@@ -218,10 +218,10 @@ func TestReceiverAnswers(t *testing.T) {
 			require.Error(t, err)
 			require.Equal(t, tc.permanent, connector.IsPermanent(err), "%v", err)
 			require.Contains(t, err.Error(), fmt.Sprint(tc.status))
-			var ra *webhook.RetryAfterError
+			var ra *connector.RetryAfterError
 			if tc.wantAfter != 0 {
 				require.ErrorAs(t, err, &ra)
-				require.Equal(t, tc.wantAfter, ra.RetryAfter())
+				require.Equal(t, tc.wantAfter, ra.After)
 			} else {
 				require.NotErrorAs(t, err, &ra)
 			}
@@ -236,10 +236,10 @@ func TestRateLimitedReceiver(t *testing.T) {
 	c := b.open(t, b.settings)
 	require.NoError(t, c.Grant(t.Context(), target(0)))
 	err := c.Grant(t.Context(), target(1))
-	var ra *webhook.RetryAfterError
+	var ra *connector.RetryAfterError
 	require.ErrorAs(t, err, &ra)
 	require.False(t, connector.IsPermanent(err))
-	require.Equal(t, time.Minute, ra.RetryAfter())
+	require.Equal(t, time.Minute, ra.After)
 	b.clock.Advance(time.Minute)
 	require.NoError(t, c.Grant(t.Context(), target(1)))
 }
