@@ -222,6 +222,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.startSlack(ctx, mux, box); err != nil {
 		return err
 	}
+	if err := m.startWeb(ctx, mux, box); err != nil {
+		return err
+	}
+	if err := m.startIdentity(ctx, mux, box); err != nil {
+		return err
+	}
+	if err := m.startFindings(ctx, mux, box); err != nil {
+		return err
+	}
 	if err := m.queue.Start(ctx); err != nil {
 		return err
 	}

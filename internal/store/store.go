@@ -53,6 +53,15 @@ type Page struct {
 // Lists return items newest first (by ID, which is time ordered) unless
 // stated otherwise, and a NextCursor that is "" on the last page.
 type Queries interface {
+	// WebQueries: dashboard sessions and one-time login links (web.go).
+	WebQueries
+	// DirectoryQueries: people and groups pushed by the identity provider,
+	// SCIM clients (directory.go).
+	DirectoryQueries
+	// FindingQueries: accounts seen in apps, discovered apps, alerts and
+	// notification integrations (findings.go).
+	FindingQueries
+
 	// Users. UserUpsert inserts or replaces by ID; Email is unique
 	// (ErrConflict). Get methods return ErrNotFound.
 	UserUpsert(ctx context.Context, u *access.User) error

@@ -33,6 +33,9 @@ func Run(t *testing.T, open Opener) {
 		{"Policies", testPolicies},
 		{"Transactions", testTransactions},
 		{"Concurrency", testConcurrency},
+		{"Web", testWeb},
+		{"Directory", testDirectory},
+		{"Findings", testFindings},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
