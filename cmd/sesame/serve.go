@@ -231,6 +231,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.startFindings(ctx, mux, box); err != nil {
 		return err
 	}
+	if err := m.startIntegrations(ctx, mux, box); err != nil {
+		return err
+	}
 	if err := m.queue.Start(ctx); err != nil {
 		return err
 	}

@@ -58,9 +58,12 @@ type Queries interface {
 	// DirectoryQueries: people and groups pushed by the identity provider,
 	// SCIM clients (directory.go).
 	DirectoryQueries
-	// FindingQueries: accounts seen in apps, discovered apps, alerts and
-	// notification integrations (findings.go).
+	// FindingQueries: accounts seen in apps, discovered apps, security
+	// alerts and their settings (findings.go).
 	FindingQueries
+	// IntegrationQueries: notification integrations (webhooks, channels)
+	// and their delivery health (integrations.go).
+	IntegrationQueries
 
 	// Users. UserUpsert inserts or replaces by ID; Email is unique
 	// (ErrConflict). Get methods return ErrNotFound.

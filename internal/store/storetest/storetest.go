@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"Web", testWeb},
 		{"Directory", testDirectory},
 		{"Findings", testFindings},
+		{"Integrations", testIntegrations},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
