@@ -133,6 +133,9 @@ type Service struct {
 	provisionAttempts int
 	stallAfter        time.Duration
 	expiringNotice    time.Duration
+
+	// offboardHook runs after an offboarding commits (offboard.go).
+	offboardHook func(ctx context.Context, u *access.User) error
 }
 
 // New validates cfg and returns a Service. Call SetEnqueuer before use.
