@@ -25,9 +25,11 @@ type Config struct {
 	Log      Log
 	Secrets  Secrets
 	Slack    Slack
-	Org      Org
-	Catalog  Catalog
-	Users    []User
+	// Web configures the dashboard's sign-in (web.go).
+	Web     Web
+	Org     Org
+	Catalog Catalog
+	Users   []User
 	// OnCall are the on-call rotations policies refer to (approvers.oncall,
 	// the CEL oncall list). Members are emails of configured users,
 	// lowercase; Start is UTC.

@@ -47,6 +47,17 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			sections[section] = fields{}
 			f[section] = func(n *yaml.Node, path string) { d.mapping(n, path, sections[section]) }
 		}
+		// A key two levels deep ("web.oidc.issuer") lives in a
+		// sub-mapping of its section.
+		if sub, leaf, deeper := strings.Cut(key, "."); deeper {
+			subKey := section + "." + sub
+			if sections[subKey] == nil {
+				sections[subKey] = fields{}
+				sections[section][sub] = func(n *yaml.Node, path string) { d.mapping(n, path, sections[subKey]) }
+			}
+			sections[subKey][leaf] = decode
+			continue
+		}
 		sections[section][key] = decode
 	}
 	// org.policy_changes is a file-only mapping (no environment variable
@@ -174,6 +185,12 @@ func (d *decoder) policy(n *yaml.Node, path string) policy.Policy {
 				"after": func(n *yaml.Node, path string) { d.duration(n, path, &p.Reminders.After) },
 				"every": func(n *yaml.Node, path string) { d.duration(n, path, &p.Reminders.Every) },
 				"max":   func(n *yaml.Node, path string) { d.integer(n, path, &p.Reminders.Max) },
+			})
+		},
+		"extension": func(n *yaml.Node, path string) {
+			d.mapping(n, path, fields{
+				"approval":    func(n *yaml.Node, path string) { d.str(n, path, &p.Extension.Approval) },
+				"auto_within": func(n *yaml.Node, path string) { d.duration(n, path, &p.Extension.AutoWithin) },
 			})
 		},
 		"reason": func(n *yaml.Node, path string) {

@@ -41,6 +41,12 @@ type EnvVar struct {
 //	SESAME_SLACK_API_URL          slack.api_url          Slack Web API base URL (https://slack.com/api/)
 //	SESAME_SLACK_COMMAND          slack.command          slash command (/access)
 //	SESAME_SLACK_ALERTS_CHANNEL   slack.alerts_channel   channel for security alerts
+//	SESAME_WEB_OIDC_ISSUER        web.oidc.issuer        OIDC issuer of the dashboard's sign-in
+//	SESAME_WEB_OIDC_CLIENT_ID     web.oidc.client_id     OIDC client ID
+//	SESAME_WEB_OIDC_CLIENT_SECRET web.oidc.client_secret OIDC client secret (secret)
+//	SESAME_WEB_OIDC_SCOPES        web.oidc.scopes        OIDC scopes (openid email profile)
+//	SESAME_WEB_OIDC_SLACK_TEAM_ID web.oidc.slack_team_id workspace for Sign in with Slack
+//	SESAME_WEB_SESSION_TTL        web.session_ttl        how long a dashboard sign-in lasts (12h)
 //	SESAME_ORG_MAX_DURATION       org.max_duration       longest grant allowed anywhere (12h)
 func EnvVars() []EnvVar {
 	list := settings()
@@ -79,6 +85,16 @@ func settings() []setting {
 		s("slack.api_url", "https://slack.com/api/", "Slack Web API base URL", false, func(c *Config) *string { return &c.Slack.APIURL }),
 		s("slack.command", "/access", "slash command", false, func(c *Config) *string { return &c.Slack.Command }),
 		s("slack.alerts_channel", "", "channel for security alerts", false, func(c *Config) *string { return &c.Slack.AlertsChannel }),
+		s("web.oidc.issuer", "", "OIDC issuer URL of the dashboard's sign-in (https://slack.com for Sign in with Slack)", false, func(c *Config) *string { return &c.Web.OIDC.Issuer }),
+		s("web.oidc.client_id", "", "OIDC client ID", false, func(c *Config) *string { return &c.Web.OIDC.ClientID }),
+		s("web.oidc.client_secret", "", "OIDC client secret", true, func(c *Config) *string { return &c.Web.OIDC.ClientSecret }),
+		s("web.oidc.scopes", "openid email profile", "OIDC scopes, space-separated", false, func(c *Config) *string { return &c.Web.OIDC.Scopes }),
+		s("web.oidc.slack_team_id", "", "Slack workspace allowed to Sign in with Slack (T...)", false, func(c *Config) *string { return &c.Web.OIDC.SlackTeamID }),
+		{
+			EnvVar: EnvVar{Name: envName("web.session_ttl"), Key: "web.session_ttl", Default: "12h",
+				Description: "how long a dashboard sign-in lasts"},
+			dur: func(c *Config) *time.Duration { return &c.Web.SessionTTL },
+		},
 		{
 			EnvVar: EnvVar{Name: envName("org.max_duration"), Key: "org.max_duration", Default: "12h",
 				Description: "longest grant allowed anywhere (30m, 8h, 1d, 1w)"},

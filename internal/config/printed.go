@@ -13,6 +13,7 @@ type printed struct {
 	Log      printedLog        `yaml:"log" json:"log"`
 	Secrets  printedSecrets    `yaml:"secrets" json:"secrets"`
 	Slack    printedSlack      `yaml:"slack" json:"slack"`
+	Web      printedWeb        `yaml:"web" json:"web"`
 	Org      printedOrg        `yaml:"org" json:"org"`
 	Catalog  printedCatalog    `yaml:"catalog" json:"catalog"`
 	Users    []printedUser     `yaml:"users" json:"users"`
@@ -115,6 +116,12 @@ type printedPolicy struct {
 	PendingTimeout  string           `yaml:"pending_timeout,omitempty" json:"pending_timeout,omitempty"`
 	Reminders       printedReminders `yaml:"reminders,omitempty" json:"reminders"`
 	Reason          printedReason    `yaml:"reason,omitempty" json:"reason"`
+	Extension       printedExtension `yaml:"extension,omitempty" json:"extension"`
+}
+
+type printedExtension struct {
+	Approval   string `yaml:"approval,omitempty" json:"approval,omitempty"`
+	AutoWithin string `yaml:"auto_within,omitempty" json:"auto_within,omitempty"`
 }
 
 type printedMatch struct {

@@ -61,7 +61,7 @@ func redactDatabase(db string) string {
 
 // secretValues lists every secret in c, to scrub from messages.
 func secretValues(c *Config) []string {
-	out := []string{c.Slack.BotToken, c.Slack.AppToken, c.Slack.SigningSecret}
+	out := []string{c.Slack.BotToken, c.Slack.AppToken, c.Slack.SigningSecret, c.Web.OIDC.ClientSecret}
 	if u, err := url.Parse(c.Database); err == nil && u.User != nil {
 		if p, ok := u.User.Password(); ok {
 			out = append(out, p, url.QueryEscape(p), url.PathEscape(p))
@@ -114,6 +114,7 @@ func (c *Config) Redacted() any {
 		Slack: printedSlack{Mode: c.Slack.Mode, BotToken: redact(c.Slack.BotToken), AppToken: redact(c.Slack.AppToken),
 			SigningSecret: redact(c.Slack.SigningSecret), APIURL: c.Slack.APIURL, Command: c.Slack.Command,
 			AlertsChannel: c.Slack.AlertsChannel},
+		Web: c.printedWeb(),
 		Org: printedOrg{MaxDuration: dur(c.Org.MaxDuration),
 			PolicyChanges: printedPolicyChanges{TwoPersonRule: c.Org.PolicyChanges.TwoPersonRule}},
 	}
@@ -160,7 +161,8 @@ func printPolicy(p policy.Policy) printedPolicy {
 		MaxDuration: dur(p.MaxDuration), DefaultDuration: dur(p.DefaultDuration), PendingTimeout: dur(p.PendingTimeout),
 		Reminders: printedReminders{After: dur(p.Reminders.After), Every: dur(p.Reminders.Every), Max: p.Reminders.Max},
 		Reason: printedReason{Required: p.Reason.Required, MinLength: p.Reason.MinLength, Pattern: p.Reason.Pattern,
-			TicketPattern: p.Reason.TicketPattern, Hint: p.Reason.Hint}}
+			TicketPattern: p.Reason.TicketPattern, Hint: p.Reason.Hint},
+		Extension: printedExtension{Approval: p.Extension.Approval, AutoWithin: dur(p.Extension.AutoWithin)}}
 	for _, s := range p.Steps {
 		pp.Steps = append(pp.Steps, printedStep{Name: s.Name, Required: s.Required, All: s.All,
 			RequesterChooses: s.RequesterChooses, Choose: s.Choose, Approvers: printApprovers(s.Approvers),

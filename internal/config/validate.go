@@ -94,6 +94,7 @@ func validateSettings(c *Config, r *report) {
 		r.addf("secrets.key_file", "must be a file path")
 	}
 	validateSlack(c.Slack, r)
+	validateWeb(c, r)
 }
 
 func validPort(p string) bool {
