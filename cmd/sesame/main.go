@@ -26,6 +26,7 @@ Server and operators:
   serve             run the server (embedded SQLite and a demo catalog by default)
   config validate   check a configuration file and list every problem
   config env        list the SESAME_* environment variables
+  admin bootstrap   make a user an admin and print a one-time dashboard sign-in link
   token create      create an API token for a user (prints it once)
   token list        list API tokens
   token revoke      revoke an API token
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return configCmd(args[1:], stdout, stderr, getenv)
 	case "token":
 		return tokenCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "admin":
+		return adminCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "migrate":
 		return migrateCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "slack":

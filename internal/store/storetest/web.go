@@ -1,9 +1,80 @@
 package storetest
 
-import "testing"
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sesame-access/sesame/internal/store"
+)
 
 // testWeb checks the store's WebQueries (see store/web.go).
 func testWeb(t *testing.T, open Opener) {
 	t.Helper()
-	_ = open
+	t.Run("Sessions", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		s := &store.WebSession{Hash: "h1", UserID: "usr_a", CSRFSecret: "c1", Method: "oidc", CreatedAt: b.now, ExpiresAt: b.at(time.Hour)}
+		require.NoError(t, b.st.WebSessionCreate(b.ctx, s))
+		require.ErrorIs(t, b.st.WebSessionCreate(b.ctx, s), store.ErrConflict)
+		got, err := b.st.WebSessionGet(b.ctx, "h1", b.now)
+		require.NoError(t, err)
+		require.Equal(t, &store.WebSession{Hash: "h1", UserID: "usr_a", CSRFSecret: "c1", Method: "oidc", CreatedAt: tr(b.now), ExpiresAt: tr(b.at(time.Hour))}, got)
+		_, err = b.st.WebSessionGet(b.ctx, "h1", b.at(time.Hour))
+		require.ErrorIs(t, err, store.ErrNotFound, "expired at ExpiresAt")
+		_, err = b.st.WebSessionGet(b.ctx, "nope", b.now)
+		require.ErrorIs(t, err, store.ErrNotFound)
+
+		require.NoError(t, b.st.WebSessionCreate(b.ctx, &store.WebSession{Hash: "h2", UserID: "usr_b", CSRFSecret: "c2", CreatedAt: b.now, ExpiresAt: b.at(time.Minute)}))
+		n, err := b.st.WebSessionDeleteExpired(b.ctx, b.at(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		_, err = b.st.WebSessionGet(b.ctx, "h1", b.now)
+		require.NoError(t, err, "the unexpired session stays")
+
+		require.NoError(t, b.st.WebSessionDelete(b.ctx, "h1"))
+		require.NoError(t, b.st.WebSessionDelete(b.ctx, "h1"), "deleting twice is fine")
+		_, err = b.st.WebSessionGet(b.ctx, "h1", b.now)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+	t.Run("LoginLinks", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		l := &store.LoginLink{Hash: "l1", UserID: "usr_a", Purpose: "bootstrap", CreatedAt: b.now, ExpiresAt: b.at(15 * time.Minute)}
+		require.NoError(t, b.st.LoginLinkCreate(b.ctx, l))
+		require.ErrorIs(t, b.st.LoginLinkCreate(b.ctx, l), store.ErrConflict)
+		_, err := b.st.LoginLinkUse(b.ctx, "unknown", b.now)
+		require.ErrorIs(t, err, store.ErrNotFound)
+		got, err := b.st.LoginLinkUse(b.ctx, "l1", b.at(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, &store.LoginLink{Hash: "l1", UserID: "usr_a", Purpose: "bootstrap", CreatedAt: tr(b.now),
+			ExpiresAt: tr(b.at(15 * time.Minute)), UsedAt: tr(b.at(time.Minute))}, got)
+		_, err = b.st.LoginLinkUse(b.ctx, "l1", b.at(2*time.Minute))
+		require.ErrorIs(t, err, store.ErrNotFound, "a link works once")
+
+		require.NoError(t, b.st.LoginLinkCreate(b.ctx, &store.LoginLink{Hash: "l2", UserID: "usr_a", Purpose: "bootstrap", CreatedAt: b.now, ExpiresAt: b.at(15 * time.Minute)}))
+		_, err = b.st.LoginLinkUse(b.ctx, "l2", b.at(15*time.Minute))
+		require.ErrorIs(t, err, store.ErrNotFound, "expired at ExpiresAt")
+	})
+	t.Run("LoginLinkRace", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		require.NoError(t, b.st.LoginLinkCreate(b.ctx, &store.LoginLink{Hash: "r1", UserID: "usr_a", Purpose: "bootstrap", CreatedAt: b.now, ExpiresAt: b.at(time.Hour)}))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		ok := 0
+		for range 8 {
+			wg.Go(func() {
+				if _, err := b.st.LoginLinkUse(b.ctx, "r1", b.now); err == nil {
+					mu.Lock()
+					ok++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		require.Equal(t, 1, ok, "exactly one concurrent use wins")
+	})
 }

@@ -1,0 +1,3 @@
+package ui
+
+func policyPages() []Page { return nil }
