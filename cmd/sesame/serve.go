@@ -33,6 +33,7 @@ import (
 	"github.com/sesame-access/sesame/internal/connector/scim"
 	"github.com/sesame-access/sesame/internal/connector/sshca"
 	"github.com/sesame-access/sesame/internal/connector/webhook"
+	"github.com/sesame-access/sesame/internal/integrations"
 	"github.com/sesame-access/sesame/internal/jobs"
 	"github.com/sesame-access/sesame/internal/policy"
 	"github.com/sesame-access/sesame/internal/slackbot"
@@ -68,6 +69,7 @@ type Main struct {
 	refreshDone           chan struct{}
 	db                    *database
 	queue                 *jobs.Queue
+	integrations          *integrations.Service
 	svc                   *workflow.Service
 	server                *http.Server
 	listener              net.Listener

@@ -38,6 +38,9 @@ type Config struct {
 	// and the catalog's entitlements); build the engine with PolicyOptions:
 	// policy.New(c.Policies, c.Org.MaxDuration, c.PolicyOptions()...).
 	Policies []policy.Policy
+	// Integrations route notifications to Slack webhooks and channels by
+	// account set (integrations.go).
+	Integrations Integrations
 	// Demo is true when the configuration names no apps: Catalog, Users
 	// and Policies then come from the embedded demo (demo.yaml).
 	Demo bool

@@ -19,6 +19,8 @@ type printed struct {
 	Users    []printedUser     `yaml:"users" json:"users"`
 	OnCall   []printedRotation `yaml:"oncall,omitempty" json:"oncall,omitempty"`
 	Policies []printedPolicy   `yaml:"policies" json:"policies"`
+	// Integrations: see integrations.go.
+	Integrations *printedIntegrations `yaml:"integrations,omitempty" json:"integrations,omitempty"`
 }
 
 type printedRotation struct {

@@ -74,6 +74,7 @@ func secretValues(c *Config) []string {
 			}
 		}
 	}
+	out = append(out, integrationSecrets(c)...)
 	// Longest first, so that a secret containing another is replaced whole.
 	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
@@ -143,6 +144,7 @@ func (c *Config) Redacted() any {
 	for _, p := range c.Policies {
 		out.Policies = append(out.Policies, printPolicy(p))
 	}
+	out.Integrations = printIntegrations(c.Integrations)
 	return out
 }
 

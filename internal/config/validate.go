@@ -32,6 +32,7 @@ func validate(c *Config, r *report, o LoadOptions) {
 	users := validateUsers(c, r)
 	validateCatalog(c, r, o, users)
 	validatePolicies(c, r, users)
+	validateIntegrations(c, r)
 }
 
 func normalize(c *Config) {

@@ -77,6 +77,7 @@ type Queue struct {
 	depth        func(ctx context.Context) (int, error)
 	events       func() (<-chan *river.Event, func())
 	stopSubs     func()
+	integrations integrationsSlot
 }
 
 var (
@@ -172,6 +173,7 @@ func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
 	river.AddWorker(workers, &sweepWorker{q: q})
 	river.AddWorker(workers, &dueWorker{q: q})
 	river.AddWorker(workers, &reconcileWorker{q: q})
+	integrationSweep := q.addIntegrationWorkers(workers)
 	client, err := river.NewClient(d, &river.Config{
 		ID:                q.cfg.ID,
 		Logger:            q.log.With("component", "river"),
@@ -198,6 +200,7 @@ func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
 				func() (river.JobArgs, *river.InsertOpts) {
 					return ReconcileArgs{}, &river.InsertOpts{MaxAttempts: 1, Priority: 4, UniqueOpts: uniqueOpts()}
 				}, nil),
+			integrationSweep,
 		},
 	})
 	if err != nil {

@@ -317,6 +317,9 @@ func (s *Server) resolveChannel(id string) (*Channel, *apiError) {
 	if !slices.Contains(c.Members, s.opts.BotUserID) {
 		return nil, fail("not_in_channel")
 	}
+	if s.isArchived(c.ID) {
+		return nil, fail("is_archived")
+	}
 	return c, nil
 }
 

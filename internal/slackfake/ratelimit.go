@@ -39,6 +39,8 @@ func DefaultLimits() map[string]Limit {
 		"views.publish":         tier4,
 		"users.info":            tier4,
 		"users.lookupByEmail":   tier3,
+		// Incoming webhooks: one message per second per webhook.
+		WebhookMethod: {Burst: 1, Per: time.Second},
 	}
 }
 

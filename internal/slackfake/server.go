@@ -128,6 +128,8 @@ type Server struct {
 	tickets    map[string]bool
 	requestURL string
 	client     *http.Client
+	// hooksState: incoming webhooks and archived channels (webhooks.go).
+	hooksState webhookState
 }
 
 type trigger struct {
@@ -170,6 +172,7 @@ func New(opts Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/{method}", s.serveAPI)
 	mux.HandleFunc("GET /link/", s.hub.serveWS)
+	mux.HandleFunc("POST /services/", s.serveWebhook)
 	s.ts = httptest.NewServer(mux)
 	return s
 }
