@@ -23,6 +23,8 @@ const (
 	NotifyManualTask        NotificationKind = "manual_task"      // to app owners
 	NotifyDriftRevoked      NotificationKind = "drift_revoked"    // to app owners: expired access reappeared and was revoked again
 	NotifyUnmanagedAccess   NotificationKind = "unmanaged_access" // to app owners: access granted outside Sesame
+	NotifyGrantExtended     NotificationKind = "grant_extended"   // to the holder: the grant's expiry moved
+	NotifyExtensionFailed   NotificationKind = "extension_failed" // to the holder: an approved extension could not be applied
 )
 
 // NotificationState is the delivery state.

@@ -19,19 +19,23 @@ const (
 	RequestTimedOut  RequestState = "timed_out" // nobody decided in time
 	RequestExpired   RequestState = "expired"   // access was granted and has ended
 	RequestFailed    RequestState = "failed"    // no grant could be provisioned
+	// RequestExtended is the final state of an approved extension request
+	// (ExtendsGrantID): the existing grant's expiry was moved; no new grant
+	// was created.
+	RequestExtended RequestState = "extended"
 )
 
 // RequestStates lists every state, for validation of filters. Each call
 // returns a new slice, so callers cannot change the list for others.
 func RequestStates() []RequestState {
 	return []RequestState{RequestPending, RequestApproved, RequestActive, RequestRejected,
-		RequestCancelled, RequestTimedOut, RequestExpired, RequestFailed}
+		RequestCancelled, RequestTimedOut, RequestExpired, RequestFailed, RequestExtended}
 }
 
 // Final reports whether no further transition is possible.
 func (s RequestState) Final() bool {
 	switch s {
-	case RequestRejected, RequestCancelled, RequestTimedOut, RequestExpired, RequestFailed:
+	case RequestRejected, RequestCancelled, RequestTimedOut, RequestExpired, RequestFailed, RequestExtended:
 		return true
 	case RequestPending, RequestApproved, RequestActive:
 		return false
@@ -117,9 +121,35 @@ type Request struct {
 	PendingUntil   time.Time `json:"pending_until"`
 	LastRemindedAt time.Time `json:"last_reminded_at,omitzero"`
 	RemindCount    int       `json:"remind_count"`
+	// ExtendsGrantID, when set, makes this an extension request: it asks
+	// for more time on that active grant of the requester (its one
+	// entitlement is the grant's). Approved, it moves the grant's expiry to
+	// approval time + Duration and ends RequestExtended; it creates no grant.
+	ExtendsGrantID string `json:"extends_grant_id,omitempty"`
 	// Version increases with every update; the store rejects an update of a
 	// stale copy.
 	Version int `json:"version"`
+}
+
+// IsExtension reports whether r asks for more time on an existing grant.
+func (r *Request) IsExtension() bool { return r.ExtendsGrantID != "" }
+
+// FinishExtension ends an approved extension request: extended when ok
+// (the grant's expiry was moved), failed otherwise (the grant was no
+// longer active when the approval came).
+func (r *Request) FinishExtension(ok bool, now time.Time) error {
+	if !r.IsExtension() {
+		return transitionErr("request %s is not an extension request", r.ID)
+	}
+	if r.State != RequestApproved {
+		return transitionErr("request %s is %s, not approved", r.ID, r.State)
+	}
+	r.State = RequestFailed
+	if ok {
+		r.State = RequestExtended
+	}
+	r.UpdatedAt = now
+	return nil
 }
 
 // ReminderInterval is the least time between two manual reminders of one
@@ -309,9 +339,10 @@ func (r *Request) RecordReminder(now time.Time, minInterval time.Duration) error
 // Settle derives the state of an approved or active request from its
 // grants: active while any grant is active or being set up or taken away,
 // and once every grant is final, expired if any was ever granted, failed if
-// none was. It returns whether the state changed.
+// none was. It returns whether the state changed. Extension requests have no
+// grants of their own and are never settled.
 func (r *Request) Settle(grants []Grant, now time.Time) bool {
-	if r.State != RequestApproved && r.State != RequestActive {
+	if r.IsExtension() || (r.State != RequestApproved && r.State != RequestActive) {
 		return false
 	}
 	var anyActive, anyOpen, anyGranted bool

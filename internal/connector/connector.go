@@ -91,6 +91,17 @@ type HealthChecker interface {
 	HealthCheck(ctx context.Context) error
 }
 
+// ExpiryExtender is a connector that set an expiry in the target (a login's
+// VALID UNTIL, a certificate's validity) and can move it when Sesame
+// extends a grant; t.ExpiresAt is the new expiry, t.GrantID the grant
+// (unchanged by an extension). It is idempotent. It returns new
+// credentials when the holder's old ones cannot outlive their first
+// expiry (a certificate is re-issued), nil when nothing new must be
+// handed over.
+type ExpiryExtender interface {
+	ExtendGrant(ctx context.Context, t Target) (*Credentials, error)
+}
+
 // ErrPermanent marks an error that retrying will not fix (bad settings, no
 // permission, unknown entitlement).
 var ErrPermanent = errors.New("permanent connector error")

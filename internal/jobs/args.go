@@ -40,6 +40,17 @@ type RevokeArgs struct {
 // Kind implements river.JobArgs.
 func (RevokeArgs) Kind() string { return "revoke" }
 
+// ExtendTargetArgs moves an extended grant's expiry in its target (a
+// login's VALID UNTIL); see workflow.Service.ExtendTarget. ExpiresAt is
+// the grant's new expiry, so a second extension makes a new job.
+type ExtendTargetArgs struct {
+	GrantID   string    `json:"grant_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Kind implements river.JobArgs.
+func (ExtendTargetArgs) Kind() string { return "extend_target" }
+
 // DeliverArgs delivers the notifications one transaction wrote (one job
 // for all of them; a retry skips those already sent).
 type DeliverArgs struct {

@@ -73,6 +73,9 @@ func (l *lazyService) Provision(ctx context.Context, id string) error {
 func (l *lazyService) Revoke(ctx context.Context, id string) error {
 	return l.svc.Load().Revoke(ctx, id)
 }
+func (l *lazyService) ExtendTarget(ctx context.Context, id string) error {
+	return l.svc.Load().ExtendTarget(ctx, id)
+}
 func (l *lazyService) Deliver(ctx context.Context, id string) error {
 	return l.svc.Load().Deliver(ctx, id)
 }

@@ -40,6 +40,9 @@ type Config struct {
 	// ReconcileInterval is how often the leader compares every app's real
 	// access with Sesame's grants (default 1h).
 	ReconcileInterval time.Duration
+	// DiscoveryInterval is how often the leader runs the discovery sync
+	// of accounts and apps (default 1h).
+	DiscoveryInterval time.Duration
 	// PollInterval is how often idle workers look for jobs (default
 	// 200ms; SQLite has no LISTEN/NOTIFY, so this bounds job latency).
 	PollInterval time.Duration
@@ -78,6 +81,7 @@ type Queue struct {
 	events       func() (<-chan *river.Event, func())
 	stopSubs     func()
 	integrations integrationsSlot
+	findings     findingsHolder
 }
 
 var (
@@ -168,12 +172,14 @@ func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
 	river.AddWorker(workers, &provisionWorker{q: q})
 	river.AddWorker(workers, &revokeWorker{q: q})
 	river.AddWorker(workers, &deliverWorker{q: q})
+	river.AddWorker(workers, &extendTargetWorker{q: q})
 	river.AddWorker(workers, &timeOutWorker{q: q})
 	river.AddWorker(workers, &remindWorker{q: q})
 	river.AddWorker(workers, &sweepWorker{q: q})
 	river.AddWorker(workers, &dueWorker{q: q})
 	river.AddWorker(workers, &reconcileWorker{q: q})
 	integrationSweep := q.addIntegrationWorkers(workers)
+	discovery := q.addFindingsWorkers(workers)
 	client, err := river.NewClient(d, &river.Config{
 		ID:                q.cfg.ID,
 		Logger:            q.log.With("component", "river"),
@@ -201,6 +207,7 @@ func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
 					return ReconcileArgs{}, &river.InsertOpts{MaxAttempts: 1, Priority: 4, UniqueOpts: uniqueOpts()}
 				}, nil),
 			integrationSweep,
+			discovery,
 		},
 	})
 	if err != nil {
@@ -283,6 +290,9 @@ func (q *Queue) params(b workflow.Batch) []river.InsertManyParams {
 	}
 	for _, r := range b.RevokeDue {
 		add(RevokeArgs{GrantID: r.ID, ExpiresAt: r.At.UTC(), Due: true}, &river.InsertOpts{MaxAttempts: 1000, Priority: 1})
+	}
+	for _, r := range b.ExtendTarget {
+		add(ExtendTargetArgs{GrantID: r.ID, ExpiresAt: r.At.UTC()}, &river.InsertOpts{MaxAttempts: q.cfg.ProvisionAttempts + 2, Priority: 2})
 	}
 	if len(b.Deliver) > 0 {
 		add(DeliverArgs{NotificationIDs: b.Deliver}, &river.InsertOpts{MaxAttempts: workflow.MaxDeliveryAttempts + 2, Priority: 2})

@@ -16,6 +16,7 @@ import (
 type Service interface {
 	Provision(ctx context.Context, grantID string) error
 	Revoke(ctx context.Context, grantID string) error
+	ExtendTarget(ctx context.Context, grantID string) error
 	Deliver(ctx context.Context, notificationID string) error
 	TimeOut(ctx context.Context, requestID string) error
 	RemindAuto(ctx context.Context, requestID string, n int) error
@@ -95,6 +96,15 @@ func (w *revokeWorker) Work(ctx context.Context, j *river.Job[RevokeArgs]) error
 		w.q.metrics.observeRevokeLag(w.q.clock.Now().Sub(j.Args.ExpiresAt))
 	}
 	return result(err, w.q.clock.Now())
+}
+
+type extendTargetWorker struct {
+	river.WorkerDefaults[ExtendTargetArgs]
+	q *Queue
+}
+
+func (w *extendTargetWorker) Work(ctx context.Context, j *river.Job[ExtendTargetArgs]) error {
+	return result(w.q.svc.ExtendTarget(ctx, j.Args.GrantID), w.q.clock.Now())
 }
 
 type deliverWorker struct {

@@ -266,7 +266,7 @@ func changedKeys(a, b Policy) []string {
 	}
 	var out []string
 	for _, k := range []string{"description", "default", "match", "steps", "auto_approve", "max_duration",
-		"default_duration", "pending_timeout", "reminders", "reason"} {
+		"default_duration", "pending_timeout", "reminders", "reason", "extension"} {
 		if !bytes.Equal(ma[k], mb[k]) {
 			out = append(out, k)
 		}

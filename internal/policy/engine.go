@@ -321,6 +321,7 @@ func (e *Engine) evaluate(ctx context.Context, dir Directory, in Input, tr *trac
 		Reminders:       chosen.Reminders,
 		Reason:          chosen.Reason,
 		OnCall:          a.oncall,
+		Extension:       chosen.Extension,
 		reasonCheck:     chosen.reason,
 	}
 	if plan.MaxDuration > 0 && plan.DefaultDuration > plan.MaxDuration {

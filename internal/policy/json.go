@@ -139,3 +139,26 @@ func (r *AutoApproveRule) UnmarshalJSON(b []byte) error {
 	type plain AutoApproveRule
 	return strict(b, (*plain)(r))
 }
+
+// MarshalJSON writes r with auto_within as text.
+func (r ExtensionRule) MarshalJSON() ([]byte, error) {
+	type plain ExtensionRule
+	return json.Marshal(struct {
+		plain
+		AutoWithin jsonDuration `json:"auto_within,omitempty"`
+	}{plain(r), jsonDuration(r.AutoWithin)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes; unknown keys are errors.
+func (r *ExtensionRule) UnmarshalJSON(b []byte) error {
+	type plain ExtensionRule
+	v := struct {
+		*plain
+		AutoWithin jsonDuration `json:"auto_within,omitempty"`
+	}{plain: (*plain)(r)}
+	if err := strict(b, &v); err != nil {
+		return err
+	}
+	r.AutoWithin = time.Duration(v.AutoWithin)
+	return nil
+}

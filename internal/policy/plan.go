@@ -77,6 +77,9 @@ type Plan struct {
 	AutoApproveRule string `json:"auto_approve_rule,omitempty"`
 	// OnCall are the rotations the requester is on call for at Input.Now.
 	OnCall []string `json:"oncall,omitempty"`
+	// Extension is the chosen policy's extension rule, for extension
+	// requests (ExtensionDecision reads it).
+	Extension ExtensionRule `json:"extension"`
 
 	reasonCheck *reasonCheck
 }
@@ -271,4 +274,23 @@ func (p *Plan) Notified() int {
 		return min(s.Choose, len(s.Eligible))
 	}
 	return len(s.Eligible)
+}
+
+// ExtensionDecision says how an extension request under p that moves a
+// grant's expiry by more (the new expiry less the current one) is
+// approved: refused (deny, with the reason to tell the holder), approved
+// without people (auto, naming the rule like AutoApproveRule does), or by
+// the steps (neither). The policy's auto_approve rule, when one held, also
+// approves extensions.
+func (p *Plan) ExtensionDecision(more time.Duration) (deny string, autoRule string) {
+	switch p.Extension.Approval {
+	case ExtensionDeny:
+		return fmt.Sprintf("policy %s does not allow extensions: ask for the access again once this grant has ended", p.PolicyID), ""
+	case ExtensionAuto:
+		return "", p.PolicyID + "/extension:auto"
+	}
+	if w := p.Extension.AutoWithin; w > 0 && more <= w {
+		return "", p.PolicyID + "/extension:auto_within " + access.FormatDuration(w)
+	}
+	return "", p.AutoApproveRule
 }

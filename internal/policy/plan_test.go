@@ -3,6 +3,7 @@ package policy_test
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -128,4 +129,35 @@ func TestNotified(t *testing.T) {
 	require.Equal(t, 3, plan.Notified())
 	plan.Steps[0].RequesterChooses, plan.Steps[0].Choose = true, 2
 	require.Equal(t, 2, plan.Notified())
+}
+
+func TestExtensionDecision(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		rule     policy.ExtensionRule
+		autoRule string
+		more     time.Duration
+		deny     bool
+		want     string
+	}{
+		{name: "steps by default", more: time.Hour},
+		{name: "steps keep the policy's auto-approve rule", autoRule: "p/low-risk", more: time.Hour, want: "p/low-risk"},
+		{name: "auto", rule: policy.ExtensionRule{Approval: policy.ExtensionAuto}, more: 100 * time.Hour, want: "p/extension:auto"},
+		{name: "deny", rule: policy.ExtensionRule{Approval: policy.ExtensionDeny}, autoRule: "p/low-risk", more: time.Minute, deny: true},
+		{name: "within", rule: policy.ExtensionRule{AutoWithin: 2 * time.Hour}, more: 2 * time.Hour, want: "p/extension:auto_within 2h"},
+		{name: "beyond", rule: policy.ExtensionRule{AutoWithin: 2 * time.Hour}, more: 2*time.Hour + time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := &policy.Plan{PolicyID: "p", AutoApproveRule: tt.autoRule, Extension: tt.rule}
+			deny, rule := p.ExtensionDecision(tt.more)
+			require.Equal(t, tt.deny, deny != "", deny)
+			if tt.deny {
+				require.Contains(t, deny, "does not allow extensions")
+			}
+			require.Equal(t, tt.want, rule)
+		})
+	}
 }

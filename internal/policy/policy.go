@@ -34,6 +34,31 @@ type Policy struct {
 	PendingTimeout time.Duration `json:"pending_timeout,omitempty" yaml:"pending_timeout"`
 	Reminders      Reminders     `json:"reminders" yaml:"reminders"`
 	Reason         ReasonRule    `json:"reason" yaml:"reason"`
+	// Extension says how the holder of an active grant gets more time
+	// (zero: a new approval by the policy's steps).
+	Extension ExtensionRule `json:"extension,omitzero" yaml:"extension"`
+}
+
+// Extension approval modes; see ExtensionRule.
+const (
+	ExtensionSteps = "steps" // the policy's steps approve, as for a new request (the default)
+	ExtensionAuto  = "auto"  // approved without people
+	ExtensionDeny  = "deny"  // no extensions: ask again once the grant has ended
+)
+
+// ExtensionRule says how an extension request (the holder asking for more
+// time on an active grant) is approved. The policy that matches the grant's
+// entitlement for the holder at the time of asking applies; the new expiry
+// is bounded by the same max durations as a new request (entitlement,
+// policy, org), counted from the approval.
+type ExtensionRule struct {
+	// Approval is ExtensionSteps (""), ExtensionAuto or ExtensionDeny.
+	Approval string `json:"approval,omitempty" yaml:"approval"`
+	// AutoWithin, with steps, approves without people an extension that
+	// moves the expiry by at most this much past the current one (zero:
+	// never). The policy's auto_approve rules apply to extensions as to
+	// new requests.
+	AutoWithin time.Duration `json:"auto_within,omitempty" yaml:"auto_within"`
 }
 
 // Match selects the requests a policy applies to. A request for several

@@ -23,7 +23,8 @@ func everything() policy.Policy {
 		AutoApprove: []policy.AutoApproveRule{{Name: "r", Condition: "true"}},
 		MaxDuration: 4 * time.Hour, DefaultDuration: time.Hour, PendingTimeout: 2 * 24 * time.Hour,
 		Reminders: policy.Reminders{After: time.Hour, Every: 4 * time.Hour, Max: 3},
-		Reason:    policy.ReasonRule{Required: true, MinLength: 10, Pattern: "p", TicketPattern: "t", Hint: "h"}}
+		Reason:    policy.ReasonRule{Required: true, MinLength: 10, Pattern: "p", TicketPattern: "t", Hint: "h"},
+		Extension: policy.ExtensionRule{Approval: policy.ExtensionSteps, AutoWithin: 2 * time.Hour}}
 }
 
 func TestPolicyJSON(t *testing.T) {
@@ -37,7 +38,8 @@ func TestPolicyJSON(t *testing.T) {
 		"auto_approve":[{"name":"r","condition":"true"}],
 		"max_duration":"4h","default_duration":"1h","pending_timeout":"2d",
 		"reminders":{"after":"1h","every":"4h","max":3},
-		"reason":{"required":true,"min_length":10,"pattern":"p","ticket_pattern":"t","hint":"h"}}`, string(data))
+		"reason":{"required":true,"min_length":10,"pattern":"p","ticket_pattern":"t","hint":"h"},
+		"extension":{"approval":"steps","auto_within":"2h"}}`, string(data))
 	var back policy.Policy
 	require.NoError(t, json.Unmarshal(data, &back))
 	require.Equal(t, everything(), back)
@@ -52,6 +54,8 @@ func TestPolicyJSON(t *testing.T) {
 		`{"id":"x","reminders":{"after":"1h","often":true}}`,
 		`{"id":"x","reason":{"regex":"x"}}`,
 		`{"id":"x","auto_approve":[{"name":"r","when":"true"}]}`,
+		`{"id":"x","extension":{"approval":"auto","within":"1h"}}`,
+		`{"id":"x","extension":{"auto_within":7200}}`,
 	} {
 		require.Error(t, json.Unmarshal([]byte(bad), &back), bad)
 	}

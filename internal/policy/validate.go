@@ -108,7 +108,8 @@ func compilePolicy(i int, p Policy, env *celEnv, rotations map[string]*rotation,
 		name string
 		v    time.Duration
 	}{{"max_duration", p.MaxDuration}, {"default_duration", p.DefaultDuration}, {"pending_timeout", p.PendingTimeout},
-		{"reminders.after", p.Reminders.After}, {"reminders.every", p.Reminders.Every}} {
+		{"reminders.after", p.Reminders.After}, {"reminders.every", p.Reminders.Every},
+		{"extension.auto_within", p.Extension.AutoWithin}} {
 		if d.v < 0 {
 			add("."+d.name, "must not be negative")
 		}
@@ -119,6 +120,7 @@ func compilePolicy(i int, p Policy, env *celEnv, rotations map[string]*rotation,
 	if p.Reminders.Max < 0 {
 		add(".reminders.max", "must not be negative")
 	}
+	checkExtension(p.Extension, add)
 	checkReasonRule(c, add)
 	if len(*ps) > before {
 		return nil
@@ -299,4 +301,17 @@ func validationErr(ps problems) error {
 		return nil
 	}
 	return &ValidationError{Problems: ps}
+}
+
+// checkExtension checks a policy's extension rule.
+func checkExtension(r ExtensionRule, add func(path, format string, args ...any)) {
+	switch r.Approval {
+	case "", ExtensionSteps:
+	case ExtensionAuto, ExtensionDeny:
+		if r.AutoWithin != 0 {
+			add(".extension.auto_within", "applies only with approval %q (the approval is %q)", ExtensionSteps, r.Approval)
+		}
+	default:
+		add(".extension.approval", "%q is not an approval mode (%s, %s or %s)", r.Approval, ExtensionSteps, ExtensionAuto, ExtensionDeny)
+	}
 }

@@ -44,6 +44,16 @@ func TestValidate(t *testing.T) {
 		want     []string
 	}{
 		{name: "valid", policies: with(func(*policy.Policy) {})},
+		{name: "extension rules", policies: with(func(p *policy.Policy) {
+			p.Extension = policy.ExtensionRule{Approval: policy.ExtensionSteps, AutoWithin: time.Hour}
+		})},
+		{name: "extension approval", policies: with(func(p *policy.Policy) { p.Extension.Approval = "yes" }),
+			want: []string{`policies[1].extension.approval: "yes" is not an approval mode (steps, auto or deny)`}},
+		{name: "extension auto_within", policies: with(func(p *policy.Policy) {
+			p.Extension = policy.ExtensionRule{Approval: policy.ExtensionDeny, AutoWithin: time.Hour}
+		}), want: []string{`policies[1].extension.auto_within: applies only with approval "steps" (the approval is "deny")`}},
+		{name: "extension negative", policies: with(func(p *policy.Policy) { p.Extension.AutoWithin = -time.Minute }),
+			want: []string{`policies[1].extension.auto_within: must not be negative`}},
 		{name: "no default", policies: with(func(*policy.Policy) {})[1:],
 			want: []string{"policies: exactly one policy must have default: true (found 0)"}},
 		{name: "two defaults", policies: []policy.Policy{defaultPolicy(), func() policy.Policy { p := defaultPolicy(); p.ID = "d2"; return p }()},

@@ -71,6 +71,13 @@ func (s *Service) Decide(ctx context.Context, actorID string, p DecideParams) (*
 			if err := s.notifyDecided(ctx, q, fx, r); err != nil {
 				return err
 			}
+		case approved && r.IsExtension():
+			if err := s.extensionApproved(ctx, q, fx, r, actor); err != nil {
+				return err
+			}
+			if err := s.notifyDecided(ctx, q, fx, r); err != nil {
+				return err
+			}
 		case approved:
 			if err := s.approved(ctx, q, fx, r, actor); err != nil {
 				return err

@@ -168,8 +168,10 @@ func (s *Service) RevokeNow(ctx context.Context, actorID, grantID, reason string
 }
 
 // Extend moves an active grant's expiry to now+d, within the grant's max
-// duration (an owner of the app or an admin; the holder asks through a new
-// request). No re-provisioning happens.
+// duration (an owner of the app or an admin, never the holder: the holder
+// asks with RequestExtension). No re-provisioning happens: the revocation
+// is rescheduled, the target's own expiry is moved by a job (ExtendTarget)
+// and the holder is told.
 func (s *Service) Extend(ctx context.Context, actorID, grantID string, d time.Duration) (*access.Grant, error) {
 	var out *access.Grant
 	err := s.run(ctx, func(q store.Queries, fx *effects) error {
@@ -186,19 +188,17 @@ func (s *Service) Extend(ctx context.Context, actorID, grantID string, d time.Du
 			return err
 		}
 		if !ok {
-			return &access.Error{Code: access.CodeForbidden, Message: "only an owner of the app or an admin may extend a grant; the holder can request more time with a new request", Err: access.ErrNotEligible}
+			return &access.Error{Code: access.CodeForbidden, Message: "only an owner of the app or an admin may extend a grant directly; the holder asks for more time with an extension request", Err: access.ErrNotEligible}
 		}
 		before := *g
 		if err := g.Extend(d, g.MaxDuration, fx.now); err != nil {
 			return err
 		}
-		if err := q.GrantUpdate(ctx, g); err != nil {
-			return fmt.Errorf("save grant: %w", err)
-		}
-		if err := fx.audit(ctx, q, actor.ID, "grant.extended", "grant", g.ID, &before, g, map[string]any{"duration": d.String()}); err != nil {
+		if err := s.extended(ctx, q, fx, actor.ID, &before, g, map[string]string{"by": actor.ID,
+			"expires_at": g.ExpiresAt.Format(time.RFC3339), "previous_expires_at": before.ExpiresAt.Format(time.RFC3339),
+			"duration": access.FormatDuration(d)}); err != nil {
 			return err
 		}
-		fx.jobs.Revoke = append(fx.jobs.Revoke, Timed{g.ID, g.ExpiresAt})
 		out = g
 		return nil
 	})

@@ -166,6 +166,14 @@ func (s *Service) grantOn(ctx context.Context, conn connector.Connector, t conne
 	if err != nil {
 		return "", err
 	}
+	return s.sealCredentials(creds)
+}
+
+// sealCredentials encodes and seals creds for the grant's Credentials.
+func (s *Service) sealCredentials(creds connector.Credentials) (string, error) {
+	if s.secrets == nil {
+		return "", connector.Permanent(errors.New("this connector issues credentials, which need a key for secrets at rest"))
+	}
 	b, err := json.Marshal(credentialsJSON(creds)) //nolint:gosec // sealed on the next line, never stored in clear
 	if err != nil {
 		return "", fmt.Errorf("encode credentials: %w", err)

@@ -39,6 +39,10 @@ type Batch struct {
 	TimeOut []Timed
 	// Remind lists automatic reminders.
 	Remind []Reminder
+	// ExtendTarget lists extended grants (and their new expiry) whose
+	// expiry must also move in the target (connectors that set one:
+	// connector.ExpiryExtender).
+	ExtendTarget []Timed
 }
 
 // Timed is an ID and when its job runs.
@@ -56,7 +60,7 @@ type Reminder struct {
 
 // Empty reports whether b has no work.
 func (b Batch) Empty() bool {
-	return len(b.Provision)+len(b.Revoke)+len(b.RevokeDue)+len(b.Deliver)+len(b.TimeOut)+len(b.Remind) == 0
+	return len(b.Provision)+len(b.Revoke)+len(b.RevokeDue)+len(b.Deliver)+len(b.TimeOut)+len(b.Remind)+len(b.ExtendTarget) == 0
 }
 
 // Enqueuer schedules background jobs. Enqueue is idempotent: the same job

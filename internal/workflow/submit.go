@@ -104,7 +104,11 @@ func strconvQuote(s string) string {
 
 // Submit validates and stores a new request from actorID, and asks its
 // first step's approvers (or approves it at once when a rule allows). It
-// refuses a request that nobody could approve, explaining why.
+// refuses a request that nobody could approve, explaining why. A request
+// for one entitlement the requester already holds (an active grant)
+// becomes an extension request of that grant (the returned request's
+// ExtendsGrantID says so; see RequestExtension); one that overlaps a
+// pending request or a grant being set up is refused.
 func (s *Service) Submit(ctx context.Context, actorID string, p SubmitParams) (*access.Request, error) {
 	var req *access.Request
 	err := s.run(ctx, func(q store.Queries, fx *effects) error {
@@ -116,6 +120,19 @@ func (s *Service) Submit(ctx context.Context, actorID string, p SubmitParams) (*
 		if err != nil {
 			return err
 		}
+		entIDs := make([]string, len(ents))
+		for i, e := range ents {
+			entIDs[i] = e.ID
+		}
+		held, err := overlap(ctx, q, actor.ID, app.ID, entIDs)
+		if err != nil {
+			return err
+		}
+		if held != nil {
+			// The requester already holds it: this asks for more time.
+			req, err = s.submitExtension(ctx, q, fx, actor, held, p)
+			return err
+		}
 		plan, err := s.policy.Evaluate(ctx, q, policy.Input{Requester: actor, App: app, Entitlements: ents,
 			Duration: p.Duration, Reason: p.Reason, Now: fx.now})
 		if err != nil {
@@ -123,9 +140,6 @@ func (s *Service) Submit(ctx context.Context, actorID string, p SubmitParams) (*
 		}
 		r, err := s.buildRequest(ctx, q, actor, app, ents, plan, p, fx.now)
 		if err != nil {
-			return err
-		}
-		if err := checkNoOverlap(ctx, q, r); err != nil {
 			return err
 		}
 		if plan.AutoApproveRule != "" {
@@ -295,34 +309,54 @@ func resolveChosen(ctx context.Context, q store.Queries, in []string) ([]string,
 	return out, nil
 }
 
-// checkNoOverlap refuses a second open request by one person for an
-// entitlement they are already asking for or already hold.
-func checkNoOverlap(ctx context.Context, q store.Queries, r *access.Request) error {
-	open, _, err := q.RequestList(ctx, store.RequestListParams{RequesterID: r.RequesterID, AppID: r.AppID,
+// overlap looks for what a request by requesterID for entIDs (of appID)
+// would overlap. A pending request for one of them, or a grant of one of
+// them still being set up, is a conflict. An active grant of one of them
+// is returned: a request that names only that entitlement becomes an
+// extension of it; one that names more is a conflict.
+func overlap(ctx context.Context, q store.Queries, requesterID, appID string, entIDs []string) (*access.Grant, error) {
+	open, _, err := q.RequestList(ctx, store.RequestListParams{RequesterID: requesterID, AppID: appID,
 		States: []access.RequestState{access.RequestPending, access.RequestApproved, access.RequestActive}, Page: store.Page{Limit: 500}})
 	if err != nil {
-		return fmt.Errorf("check overlapping requests: %w", err)
+		return nil, fmt.Errorf("check overlapping requests: %w", err)
 	}
+	var held *access.Grant
 	for _, o := range open {
-		for _, e := range r.EntitlementIDs {
+		for _, e := range entIDs {
 			if !slices.Contains(o.EntitlementIDs, e) {
 				continue
 			}
 			if o.State == access.RequestPending {
-				return access.Errorf(access.CodeConflict, "you already have a pending request %s for %s", o.ID, e)
+				what := "a pending request"
+				if o.IsExtension() {
+					what = "a pending extension request"
+				}
+				return nil, access.Errorf(access.CodeConflict, "you already have %s %s for %s", what, o.ID, e)
 			}
 			grants, err := q.GrantListByRequest(ctx, o.ID)
 			if err != nil {
-				return fmt.Errorf("check overlapping grants: %w", err)
+				return nil, fmt.Errorf("check overlapping grants: %w", err)
 			}
 			for _, g := range grants {
-				if g.EntitlementID == e && (g.State == access.GrantActive || g.State == access.GrantPending || g.State == access.GrantProvisioning) {
-					return access.Errorf(access.CodeConflict, "you already have %s through request %s (grant %s); extend that grant instead", e, o.ID, g.ID)
+				if g.EntitlementID != e {
+					continue
+				}
+				switch g.State {
+				case access.GrantPending, access.GrantProvisioning:
+					return nil, access.Errorf(access.CodeConflict, "your access to %s through request %s (grant %s) is still being set up", e, o.ID, g.ID)
+				case access.GrantActive:
+					if len(entIDs) > 1 {
+						return nil, access.Errorf(access.CodeConflict,
+							"you already have %s (grant %s, until %s): ask for more time on it alone (an extension), and for the other entitlements in a separate request",
+							e, g.ID, g.ExpiresAt.Format(time.RFC3339))
+					}
+					held = g
+				default:
 				}
 			}
 		}
 	}
-	return nil
+	return held, nil
 }
 
 // askStep notifies the approvers of the request's current step.

@@ -34,6 +34,7 @@ type recorder struct {
 	deliver   []string
 	timeout   []string
 	remind    []string
+	extend    []string
 }
 
 func (r *recorder) Enqueue(_ context.Context, b workflow.Batch) error {
@@ -49,6 +50,9 @@ func (r *recorder) Enqueue(_ context.Context, b workflow.Batch) error {
 	}
 	for _, t := range b.Remind {
 		r.remind = append(r.remind, t.ID)
+	}
+	for _, t := range b.ExtendTarget {
+		r.extend = append(r.extend, t.ID)
 	}
 	return nil
 }
@@ -88,16 +92,29 @@ func openers() map[string]opener {
 	}
 }
 
-func setup(t *testing.T, open opener) *testBundle {
+// setupOptions change what setup builds.
+type setupOptions struct {
+	// policies replace testPolicies().
+	policies []policy.Policy
+	// register adds connector types.
+	register func(reg *connector.Registry)
+}
+
+func setup(t *testing.T, open opener, opts ...func(o *setupOptions)) *testBundle {
 	t.Helper()
 	ctx := t.Context()
+	o := setupOptions{policies: testPolicies(), register: func(*connector.Registry) {}}
+	for _, f := range opts {
+		f(&o)
+	}
 	b := &testBundle{st: open(t), clock: clock.NewFake(t0), backend: fake.NewBackend(), enq: &recorder{}, users: map[string]*access.User{}}
-	engine, err := policy.New(testPolicies(), 12*time.Hour)
+	engine, err := policy.New(o.policies, 12*time.Hour)
 	require.NoError(t, err)
 	reg := connector.NewRegistry()
 	reg.Register(fake.TypeName, b.backend.Factory())
 	reg.Register(manual.TypeName, manual.New)
 	reg.Register("issuer", func(map[string]string) (connector.Connector, error) { return issuer{}, nil })
+	o.register(reg)
 	box, err := secrets.New(make([]byte, secrets.KeySize))
 	require.NoError(t, err)
 	b.svc, err = workflow.New(workflow.Config{Store: b.st, Clock: b.clock, Policy: engine, Connectors: reg, ProvisionAttempts: 3, Secrets: box})
@@ -335,11 +352,12 @@ func TestSubmitValidation(t *testing.T) { //nolint:tparallel // the checks after
 	_, err = b.svc.Submit(t.Context(), "usr_ghost", workflow.SubmitParams{Entitlements: []string{"github:read"}, Reason: "because of x"})
 	require.Equal(t, access.CodeUnauthorized, access.ErrorCode(err))
 
-	// Default duration from the policy; overlap is refused.
+	// Default duration from the policy; overlapping a pending request is refused.
 	r := b.submit(t, "alice", workflow.SubmitParams{Entitlements: []string{"github:read"}})
 	require.Equal(t, time.Hour, r.Duration)
 	_, err = b.svc.Submit(t.Context(), b.id("alice"), workflow.SubmitParams{Entitlements: []string{"github:read"}, Reason: "because of x"})
 	require.Equal(t, access.CodeConflict, access.ErrorCode(err))
+	require.Contains(t, err.Error(), "already have a pending request")
 }
 
 func TestDecisionRefusalsAreAudited(t *testing.T) {

@@ -236,3 +236,36 @@ func TestEphemeralGrantAndErrors(t *testing.T) {
 	long.Email = strings.Repeat("x", 80) + "@example.com"
 	require.Len(t, b.c.AccountFor(long), len(b.prefix)+1+32+1+8)
 }
+
+func TestEphemeralExtendMovesValidUntilKeepsPassword(t *testing.T) {
+	t.Parallel()
+	b := ephemeralFixture(t, false, nil)
+	first := time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC)
+	tg := b.target("grt_extend", first)
+
+	// A login that does not exist cannot be extended, and is not created.
+	_, err := b.c.ExtendGrant(t.Context(), tg)
+	require.Error(t, err)
+	require.True(t, connector.IsPermanent(err), "%v", err)
+	require.Contains(t, err.Error(), "does not exist")
+
+	creds, err := b.c.IssueGrant(t.Context(), tg)
+	require.NoError(t, err)
+	validUntil := func() string {
+		return query[string](t, b.testBundle, `SELECT to_char(rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+			FROM pg_roles WHERE rolname = $1`, creds.Username)
+	}
+	require.Equal(t, "2031-02-03T04:05:06Z", validUntil())
+
+	tg.ExpiresAt = first.Add(90 * time.Minute)
+	for range 2 { // idempotent
+		more, err := b.c.ExtendGrant(t.Context(), tg)
+		require.NoError(t, err)
+		require.Nil(t, more, "a password login keeps its password: nothing new to hand over")
+		require.Equal(t, "2031-02-03T05:35:06Z", validUntil())
+	}
+	requireVerifierOf(t, b.testBundle, creds.Username, creds.Secret)
+	require.Contains(t, query[string](t, b.testBundle, "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1", creds.Username),
+		"valid until 2031-02-03T05:35:06Z")
+	require.NoError(t, b.c.Revoke(t.Context(), tg))
+}

@@ -13,14 +13,14 @@ import (
 
 const requestCols = `id, requester_id, app_id, entitlement_ids, duration, max_duration, reason, state, policy_id,
 	steps, current_step, auto_approve_rule, created_at, updated_at, pending_until, last_reminded_at,
-	remind_count, version`
+	remind_count, extends_grant_id, version`
 
 func scanRequest(s scanner) (*access.Request, error) {
 	r := new(access.Request)
 	err := s.Scan(&r.ID, &r.RequesterID, &r.AppID, jsonCol{&r.EntitlementIDs}, &r.Duration, &r.MaxDuration,
 		&r.Reason, &r.State, &r.PolicyID, jsonCol{&r.Steps}, &r.CurrentStep, &r.AutoApproveRule,
 		timeCol{&r.CreatedAt}, timeCol{&r.UpdatedAt}, timeCol{&r.PendingUntil}, timeCol{&r.LastRemindedAt},
-		&r.RemindCount, &r.Version)
+		&r.RemindCount, &r.ExtendsGrantID, &r.Version)
 	return r, err
 }
 
@@ -37,7 +37,7 @@ func (q *queries) requestArgs(r *access.Request) ([]any, error) {
 	}
 	return []any{r.RequesterID, r.AppID, ents, int64(r.Duration), int64(r.MaxDuration), r.Reason,
 		string(r.State), r.PolicyID, steps, int64(r.CurrentStep), r.AutoApproveRule, q.tm(r.CreatedAt),
-		q.tm(r.UpdatedAt), q.tm(r.PendingUntil), q.tm(r.LastRemindedAt), int64(r.RemindCount)}, nil
+		q.tm(r.UpdatedAt), q.tm(r.PendingUntil), q.tm(r.LastRemindedAt), int64(r.RemindCount), r.ExtendsGrantID}, nil
 }
 
 // RequestCreate stores r, its decisions, and the index rows of its
@@ -190,7 +190,7 @@ func (q *queries) RequestUpdate(ctx context.Context, r *access.Request) error {
 		n, err := q.execN(ctx, `UPDATE requests SET requester_id = ?, app_id = ?, entitlement_ids = ?,
 			duration = ?, max_duration = ?, reason = ?, state = ?, policy_id = ?, steps = ?,
 			current_step = ?, auto_approve_rule = ?, created_at = ?, updated_at = ?, pending_until = ?,
-			last_reminded_at = ?, remind_count = ?, version = version + 1
+			last_reminded_at = ?, remind_count = ?, extends_grant_id = ?, version = version + 1
 			WHERE id = ? AND version = ?`, append(args, r.ID, int64(r.Version))...)
 		if err != nil {
 			return err

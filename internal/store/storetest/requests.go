@@ -37,6 +37,33 @@ func testRequests(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.Equal(t, r, got, "empty lists stay empty, not nil")
 	})
+	t.Run("ExtendsGrant", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		r := b.request(1, func(r *access.Request) { r.ExtendsGrantID = "grt_0042"; r.Decisions = nil })
+		require.NoError(t, b.st.RequestCreate(b.ctx, r))
+		got, err := b.st.RequestGetByID(b.ctx, r.ID, true)
+		require.NoError(t, err)
+		require.Equal(t, "grt_0042", got.ExtendsGrantID)
+		require.True(t, got.IsExtension())
+
+		got.State = access.RequestExtended
+		require.NoError(t, b.st.RequestUpdate(b.ctx, got))
+		again, err := b.st.RequestGetByID(b.ctx, r.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, access.RequestExtended, again.State)
+		require.Equal(t, "grt_0042", again.ExtendsGrantID, "an update keeps the extended grant")
+
+		got.ExtendsGrantID = ""
+		require.NoError(t, b.st.RequestUpdate(b.ctx, got))
+		again, err = b.st.RequestGetByID(b.ctx, r.ID, false)
+		require.NoError(t, err)
+		require.Empty(t, again.ExtendsGrantID, "an update writes the column")
+
+		list, _, err := b.st.RequestList(b.ctx, store.RequestListParams{States: []access.RequestState{access.RequestExtended}})
+		require.NoError(t, err)
+		require.Equal(t, []string{r.ID}, ids(list, func(r *access.Request) string { return r.ID }))
+	})
 	t.Run("CreateConflict", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)
