@@ -97,6 +97,15 @@ func TestRequestFlow(t *testing.T) {
 	require.Contains(t, out, "Duration:      1h (max 1d)\n")
 	require.Contains(t, out, "request.approved")
 
+	// The holder asks for more time: an extension request of the same grant.
+	out = b.ok(t, e.Alice, "grant", "extend", grants[0].ID, "--duration", "3h", "--reason", "the migration runs late")
+	require.Regexp(t, `^Extension request req_\S+ of grant `+grants[0].ID+` is pending; you will be told when it is decided.\n$`, out)
+	ext := strings.Fields(out)[2]
+	out = b.ok(t, e.Bob, "request", "approve", ext)
+	require.Contains(t, out, "Request "+ext+" is extended")
+	out = b.ok(t, e.Alice, "grant", "list", "--active")
+	require.Contains(t, out, grants[0].ID+"  active  alice@example.com  github:write  2025-06-02 12:00Z")
+
 	out = b.ok(t, e.Alice, "grant", "revoke", grants[0].ID, "--reason", "done")
 	require.Equal(t, "Grant "+grants[0].ID+" is revoking.\n", out)
 }

@@ -123,10 +123,15 @@ func grantRevoke(ctx context.Context, e *env, args []string) error {
 }
 
 func grantExtend(ctx context.Context, e *env, args []string) error {
-	f := e.newFlags("grant extend", "grant extend GRANT_ID --duration D",
-		"Make an active grant expire D from now, within its maximum (an owner of the app or an admin).",
-		"sesame grant extend grt_01J0... --duration 2h")
+	f := e.newFlags("grant extend", "grant extend GRANT_ID --duration D [--reason TEXT] [--approver WHO]...",
+		"Get more time on an active grant: access then lasts D from now (from the approval).\n"+
+			"The holder makes an extension request, approved as the policy's extension rule says;\n"+
+			"an owner of the app or an admin extends at once. The grant keeps its ID and is not provisioned again.",
+		`sesame grant extend grt_01J0... --duration 2h --reason "the migration runs late"`)
 	duration := f.fs.String("duration", "", "how long from now, like 2h (required)")
+	reason := f.fs.String("reason", "", "why you need more time (the holder's request)")
+	var approvers listFlag
+	f.fs.Var(&approvers, "approver", "approver email or ID to ask, where the policy lets you choose (repeatable; the holder's request)")
 	pos, c, err := f.setup(e, args, 1, 1, "GRANT_ID")
 	if err != nil {
 		return err
@@ -134,7 +139,38 @@ func grantExtend(ctx context.Context, e *env, args []string) error {
 	if *duration == "" {
 		return usagef("grant extend: --duration is required (see -h)")
 	}
-	return grantAction(ctx, e, f, c, pos[0], "extend", map[string]any{"duration": *duration})
+	body := map[string]any{"duration": *duration}
+	if *reason != "" {
+		body["reason"] = *reason
+	}
+	if len(approvers) > 0 {
+		body["approvers"] = []string(approvers)
+	}
+	var out struct {
+		grantView
+		// ExtendsGrantID is set when the answer is the holder's extension request.
+		ExtendsGrantID string `json:"extends_grant_id"`
+	}
+	raw, err := c.call(ctx, http.MethodPost, "/grants/"+url.PathEscape(pos[0])+"/extend", nil, body, &out)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return printJSON(e.stdout, raw)
+	}
+	if out.ExtendsGrantID == "" {
+		fmt.Fprintf(e.stdout, "Grant %s is %s until %s.\n", out.ID, out.State, fmtTime(out.ExpiresAt))
+		return nil
+	}
+	switch out.State {
+	case "extended":
+		fmt.Fprintf(e.stdout, "Extension request %s was approved at once: grant %s is extended (see sesame grant show %s).\n",
+			out.ID, out.ExtendsGrantID, out.ExtendsGrantID)
+	default:
+		fmt.Fprintf(e.stdout, "Extension request %s of grant %s is %s; you will be told when it is decided.\n",
+			out.ID, out.ExtendsGrantID, out.State)
+	}
+	return nil
 }
 
 func grantComplete(ctx context.Context, e *env, args []string) error {

@@ -632,10 +632,33 @@ func TestExtendAndComplete(t *testing.T) {
 	g := approved.Grants[0]
 	require.NoError(t, e.Service.Provision(ctx, g.ID))
 
-	// The holder cannot extend; the app owner can, within the max.
-	b.problem(t, e.Alice, http.MethodPost, "/grants/"+g.ID+"/extend", `{"duration":"2h"}`, http.StatusForbidden)
+	// The holder asks: an extension request of the same grant, which an
+	// approver approves like any request.
+	b.problem(t, e.Alice, http.MethodPost, "/grants/"+g.ID+"/extend", `{"duration":"2h","colour":"red"}`, http.StatusBadRequest)
+	var ask struct {
+		requestResp
+		ExtendsGrantID string `json:"extends_grant_id"`
+	}
+	b.call(t, e.Alice, http.MethodPost, "/grants/"+g.ID+"/extend", `{"duration":"2h","reason":"the migration runs late"}`, http.StatusCreated, &ask)
+	require.Equal(t, g.ID, ask.ExtendsGrantID)
+	require.Equal(t, "pending", ask.State)
+	require.Equal(t, []string{"github:read"}, ask.Entitlements)
+	b.problem(t, e.Alice, http.MethodPost, "/grants/"+g.ID+"/extend", `{"duration":"3h","reason":"the migration runs late"}`, http.StatusConflict)
+	var decided requestResp
+	b.call(t, e.Bob, http.MethodPost, "/requests/"+ask.ID+"/approve", "", http.StatusOK, &decided)
+	require.Equal(t, "extended", decided.State)
+	require.Empty(t, decided.Grants, "no new grant")
+	var got grantResp
+	b.call(t, e.Alice, http.MethodGet, "/grants/"+g.ID, "", http.StatusOK, &got)
+	require.Equal(t, apitest.Start().Add(2*time.Hour), got.ExpiresAt)
+	// Someone who neither holds nor manages the grant is refused.
+	b.problem(t, e.Dave, http.MethodPost, "/grants/"+g.ID+"/extend", `{"duration":"2h"}`, http.StatusForbidden)
+
+	// The app owner extends at once, within the max; the holder's fields are not for them.
 	p := b.problem(t, e.Frank, http.MethodPost, "/grants/"+g.ID+"/extend", `{}`, http.StatusUnprocessableEntity)
 	require.Equal(t, []string{"duration"}, fields(p))
+	p = b.problem(t, e.Frank, http.MethodPost, "/grants/"+g.ID+"/extend", `{"duration":"2h","reason":"for alice"}`, http.StatusUnprocessableEntity)
+	require.Equal(t, []string{"reason"}, fields(p))
 	p = b.problem(t, e.Frank, http.MethodPost, "/grants/"+g.ID+"/extend", `{"duration":"9h"}`, http.StatusUnprocessableEntity)
 	require.Equal(t, []string{"duration"}, fields(p))
 	var extended grantResp

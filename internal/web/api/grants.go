@@ -50,9 +50,12 @@ type revokeBody struct {
 	Reason string `json:"reason"`
 }
 
-// extendBody is the body of POST /grants/{id}/extend.
+// extendBody is the body of POST /grants/{id}/extend. Reason and
+// Approvers apply only to the holder's extension request.
 type extendBody struct {
-	Duration *string `json:"duration"`
+	Duration  *string  `json:"duration"`
+	Reason    *string  `json:"reason"`
+	Approvers []string `json:"approvers"`
 }
 
 // ownsApp reports whether userID is an owner of app appID.
@@ -223,8 +226,11 @@ func (h *handler) revokeGrant(w http.ResponseWriter, r *http.Request, p *princip
 	return h.respondGrant(w, r, g)
 }
 
-// extendGrant: POST /grants/{id}/extend {duration} (an owner of the app
-// or an admin): the grant then expires duration from now.
+// extendGrant: POST /grants/{id}/extend {duration, reason, approvers}.
+// The holder makes an extension request (201 with the request, approved
+// or not as the policy's extension rule says); an owner of the app or an
+// admin extends at once (200 with the grant: it expires duration from
+// now). Who may do what is decided by the workflow.
 func (h *handler) extendGrant(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id, err := pathID(r)
 	if err != nil {
@@ -237,14 +243,43 @@ func (h *handler) extendGrant(w http.ResponseWriter, r *http.Request, p *princip
 	if err := decodeBody(w, r, &b, false); err != nil {
 		return err
 	}
+	var d time.Duration
+	if b.Duration != nil {
+		if d, err = parseDurationField("duration", *b.Duration); err != nil {
+			return err
+		}
+	}
+	g, err := h.st.GrantGetByID(r.Context(), id, false)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("load grant: %w", err)
+	}
+	if err == nil && g.UserID == p.User.ID {
+		reason := ""
+		if b.Reason != nil {
+			reason = *b.Reason
+		}
+		req, err := h.svc.RequestExtension(r.Context(), p.User.ID, workflow.ExtensionParams{GrantID: id, Duration: d,
+			Reason: reason, Approvers: b.Approvers})
+		if err != nil {
+			return fmt.Errorf("request extension: %w", err)
+		}
+		w.Header().Set("Location", h.url("/requests/"+req.ID))
+		return h.respondRequest(w, r, p, req.ID, http.StatusCreated)
+	}
+	var fields []access.FieldError
 	if b.Duration == nil {
-		return access.Invalid("invalid extension", access.FieldError{Field: "duration", Message: "is required"})
+		fields = append(fields, access.FieldError{Field: "duration", Message: "is required"})
 	}
-	d, err := parseDurationField("duration", *b.Duration)
-	if err != nil {
-		return err
+	if b.Reason != nil {
+		fields = append(fields, access.FieldError{Field: "reason", Message: "applies only to the holder's extension request"})
 	}
-	g, err := h.svc.Extend(r.Context(), p.User.ID, id, d)
+	if b.Approvers != nil {
+		fields = append(fields, access.FieldError{Field: "approvers", Message: "apply only to the holder's extension request"})
+	}
+	if len(fields) > 0 {
+		return access.Invalid("invalid extension", fields...)
+	}
+	g, err = h.svc.Extend(r.Context(), p.User.ID, id, d)
 	if err != nil {
 		return fmt.Errorf("extend grant: %w", err)
 	}

@@ -349,6 +349,7 @@ type requestJSON struct {
 	PolicyID           string    `json:"policy_id"`
 	CurrentStep        int       `json:"current_step"`
 	AutoApproveRule    string    `json:"auto_approve_rule,omitempty"`
+	ExtendsGrantID     string    `json:"extends_grant_id,omitempty"`
 	Approvers          []userRef `json:"approvers"`
 	CreatedAt          time.Time `json:"created_at"`
 	UpdatedAt          time.Time `json:"updated_at"`
@@ -404,7 +405,7 @@ func renderRequest(req *access.Request, us *users) requestJSON {
 		Entitlements: nonNil(req.EntitlementIDs), Duration: durationText(req.Duration), DurationSeconds: int64(req.Duration.Seconds()),
 		MaxDuration: durationText(req.MaxDuration), MaxDurationSeconds: int64(req.MaxDuration.Seconds()),
 		Reason: req.Reason, PolicyID: req.PolicyID, CurrentStep: req.CurrentStep, AutoApproveRule: req.AutoApproveRule,
-		Approvers: us.refs(req.Approvers()), CreatedAt: utc(req.CreatedAt), UpdatedAt: utc(req.UpdatedAt),
+		ExtendsGrantID: req.ExtendsGrantID, Approvers: us.refs(req.Approvers()), CreatedAt: utc(req.CreatedAt), UpdatedAt: utc(req.UpdatedAt),
 		PendingUntil: utc(req.PendingUntil), LastRemindedAt: utc(req.LastRemindedAt), RemindCount: req.RemindCount}
 }
 
