@@ -1,0 +1,74 @@
+-- +goose Up
+-- Accounts seen in apps by discovery; keyset-paged by (app_id, external_id).
+CREATE TABLE accounts (
+    app_id      TEXT COLLATE "C" NOT NULL,
+    external_id TEXT COLLATE "C" NOT NULL,
+    email       TEXT COLLATE "C" NOT NULL,
+    name        TEXT NOT NULL,
+    user_id     TEXT COLLATE "C" NOT NULL,
+    first_seen  TIMESTAMPTZ,
+    last_seen   TIMESTAMPTZ,
+    gone_at     TIMESTAMPTZ,
+    PRIMARY KEY (app_id, external_id)
+);
+CREATE INDEX accounts_email ON accounts (email, app_id) WHERE email <> '' AND gone_at IS NULL;
+
+-- Apps seen by discovery sources, deduplicated by normalised name/domain.
+CREATE TABLE discovered_apps (
+    app_key    TEXT COLLATE "C" PRIMARY KEY,
+    name       TEXT NOT NULL,
+    domain     TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    app_id     TEXT COLLATE "C" NOT NULL,
+    first_seen TIMESTAMPTZ,
+    last_seen  TIMESTAMPTZ,
+    seen_count BIGINT NOT NULL
+);
+
+CREATE TABLE alerts (
+    id         TEXT COLLATE "C" PRIMARY KEY,
+    type       TEXT NOT NULL,
+    dedup_key  TEXT COLLATE "C" NOT NULL UNIQUE,
+    state      TEXT NOT NULL,
+    app_key    TEXT COLLATE "C" NOT NULL,
+    app_id     TEXT COLLATE "C" NOT NULL,
+    app_name   TEXT NOT NULL,
+    user_id    TEXT COLLATE "C" NOT NULL,
+    title      TEXT NOT NULL,
+    details    TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    channel    TEXT NOT NULL,
+    ts         TEXT NOT NULL,
+    delivery   TEXT NOT NULL,
+    attempts   INTEGER NOT NULL,
+    last_error TEXT NOT NULL,
+    decided_by TEXT NOT NULL,
+    decided_at TIMESTAMPTZ,
+    created_at TIMESTAMPTZ,
+    updated_at TIMESTAMPTZ,
+    version    INTEGER NOT NULL
+);
+CREATE INDEX alerts_delivery ON alerts (delivery, updated_at);
+
+-- Apps whose alerts someone ignored.
+CREATE TABLE alert_mutes (
+    app_key  TEXT COLLATE "C" PRIMARY KEY,
+    muted_by TEXT NOT NULL,
+    muted_at TIMESTAMPTZ
+);
+
+-- Per alert type: on/off and channel (seeded from the config).
+CREATE TABLE alert_settings (
+    type       TEXT PRIMARY KEY,
+    enabled    BOOLEAN NOT NULL,
+    channel    TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at TIMESTAMPTZ
+);
+
+-- +goose Down
+DROP TABLE alert_settings;
+DROP TABLE alert_mutes;
+DROP TABLE alerts;
+DROP TABLE discovered_apps;
+DROP TABLE accounts;
