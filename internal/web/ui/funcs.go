@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"html/template"
 	"strings"
 	"time"
@@ -17,6 +18,13 @@ var funcs = template.FuncMap{ //nolint:gochecknoglobals // immutable table of pu
 		return access.FormatDuration(d)
 	},
 	"join": strings.Join,
+	"json": func(v any) string {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err.Error()
+		}
+		return string(b)
+	},
 	"short": func(s string, n int) string {
 		if len(s) <= n {
 			return s

@@ -1,11 +1,13 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/ids"
@@ -119,12 +121,15 @@ func (h *Handler) startSession(c *Ctx, w http.ResponseWriter, u *access.User, me
 // audit appends an event (for sign-in and catalog edits; request and
 // grant decisions are audited by the workflow service).
 func (h *Handler) audit(c *Ctx, actorID, action, subjType, subjID string, data map[string]any) error {
+	return auditQ(c.R.Context(), h.st, h.clock.Now().UTC(), actorID, action, subjType, subjID, data)
+}
+
+func auditQ(ctx context.Context, q store.Queries, now time.Time, actorID, action, subjType, subjID string, data map[string]any) error {
 	b, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("audit data: %w", err)
 	}
-	now := h.clock.Now().UTC()
-	if err := h.st.EventAppend(c.R.Context(), &access.Event{ID: ids.New("evt", now), Time: now, ActorID: actorID, Action: action,
+	if err := q.EventAppend(ctx, &access.Event{ID: ids.New("evt", now), Time: now, ActorID: actorID, Action: action,
 		SubjectType: subjType, SubjectID: subjID, Data: b}); err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}

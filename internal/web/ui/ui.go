@@ -438,3 +438,11 @@ func roundDuration(d time.Duration) time.Duration {
 	}
 	return d.Truncate(time.Minute)
 }
+
+// asCoded returns err as a coded error a person may read, or nil.
+func asCoded(err error) *access.Error {
+	if ae, ok := errors.AsType[*access.Error](err); ok && statusFor(ae.Code) != http.StatusInternalServerError {
+		return ae
+	}
+	return nil
+}
