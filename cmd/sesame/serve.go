@@ -246,7 +246,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	mux.Handle("/api/", api.New(api.Config{Service: m.svc, Store: m.db.store, Clock: m.Clock, Logger: log, BaseURL: cfg.Server.BaseURL,
-		TwoPersonRule: cfg.Org.PolicyChanges.TwoPersonRule}))
+		Integrations: m.integrations, TwoPersonRule: cfg.Org.PolicyChanges.TwoPersonRule}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n") //nolint:errcheck // nothing to do if the client went away

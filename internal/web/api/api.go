@@ -11,6 +11,7 @@ import (
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/auth"
 	"github.com/sesame-access/sesame/internal/clock"
+	"github.com/sesame-access/sesame/internal/integrations"
 	"github.com/sesame-access/sesame/internal/store"
 	"github.com/sesame-access/sesame/internal/workflow"
 )
@@ -33,6 +34,9 @@ type Config struct {
 	// BaseURL is the server's external URL ("https://sesame.example.com"),
 	// used in Location headers; "" makes them absolute paths.
 	BaseURL string
+	// Integrations serves /integrations (integrations.go); nil: those
+	// routes answer 503.
+	Integrations *integrations.Service
 	// TwoPersonRule is org.policy_changes.two_person_rule: a policy change
 	// proposed through the API waits for a second admin. Off, it applies
 	// at once.
@@ -47,6 +51,8 @@ type handler struct {
 	log     *slog.Logger
 	baseURL string
 	routes  []route
+	// integrations is Config.Integrations.
+	integrations *integrations.Service
 	// twoPersonRule is Config.TwoPersonRule.
 	twoPersonRule bool
 }
@@ -84,6 +90,7 @@ func New(cfg Config) http.Handler {
 
 		twoPersonRule: cfg.TwoPersonRule,
 	}
+	h.integrations = cfg.Integrations
 	mux := http.NewServeMux()
 	for _, rt := range h.routes {
 		mux.HandleFunc(rt.Method+" "+rt.Path, h.serve(rt))

@@ -57,5 +57,12 @@ func routeTable() []route {
 
 		{Method: http.MethodGet, Path: Prefix + "/tokens", Handle: (*handler).listTokens},
 		{Method: http.MethodDelete, Path: Prefix + "/tokens/{id}", Handle: (*handler).revokeToken},
+
+		{Method: http.MethodGet, Path: Prefix + "/integrations", Handle: (*handler).listIntegrations},
+		{Method: http.MethodPost, Path: Prefix + "/integrations", Handle: (*handler).createIntegration},
+		{Method: http.MethodGet, Path: Prefix + "/integrations/{id}", Handle: (*handler).getIntegration},
+		{Method: http.MethodPatch, Path: Prefix + "/integrations/{id}", Handle: (*handler).updateIntegration},
+		{Method: http.MethodDelete, Path: Prefix + "/integrations/{id}", Handle: (*handler).deleteIntegration},
+		{Method: http.MethodPost, Path: Prefix + "/integrations/{id}/test", Handle: (*handler).testIntegration},
 	}
 }
