@@ -1,0 +1,353 @@
+package findings_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sesame-access/sesame/internal/access"
+	"github.com/sesame-access/sesame/internal/clock"
+	"github.com/sesame-access/sesame/internal/connector"
+	"github.com/sesame-access/sesame/internal/findings"
+	"github.com/sesame-access/sesame/internal/store"
+	"github.com/sesame-access/sesame/internal/store/sqlite"
+)
+
+// poster records messages like a channel would; FailWith fails the next
+// calls.
+type poster struct {
+	mu       sync.Mutex
+	posts    map[string]findings.Message // by ts
+	updates  int
+	FailWith []error
+}
+
+func (p *poster) fail() error {
+	if len(p.FailWith) == 0 {
+		return nil
+	}
+	err := p.FailWith[0]
+	p.FailWith = p.FailWith[1:]
+	return err
+}
+
+func (p *poster) PostAlert(_ context.Context, channel string, m findings.Message) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.fail(); err != nil {
+		return "", err
+	}
+	ts := fmt.Sprintf("%s.%06d", channel, len(p.posts)+1)
+	c := *m.Alert
+	p.posts[ts] = findings.Message{Alert: &c, ReviewURL: m.ReviewURL}
+	return ts, nil
+}
+
+func (p *poster) UpdateAlert(_ context.Context, _, ts string, m findings.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.fail(); err != nil {
+		return err
+	}
+	if _, ok := p.posts[ts]; !ok {
+		return connector.Permanent(errors.New("message_not_found"))
+	}
+	c := *m.Alert
+	p.posts[ts] = findings.Message{Alert: &c, ReviewURL: m.ReviewURL}
+	p.updates++
+	return nil
+}
+
+// enqueuer records the alerts queued for delivery.
+type enqueuer struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (e *enqueuer) EnqueueAlerts(_ context.Context, ids []string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ids = append(e.ids, ids...)
+	return nil
+}
+
+func (e *enqueuer) take() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := e.ids
+	e.ids = nil
+	return out
+}
+
+// lister is a connector whose accounts the test sets.
+type lister struct {
+	mu       sync.Mutex
+	accounts map[string][]connector.Account // by app
+	app      string
+}
+
+func (l *lister) Grant(context.Context, connector.Target) error  { return nil }
+func (l *lister) Revoke(context.Context, connector.Target) error { return nil }
+func (l *lister) ForApp(app string) connector.Connector          { return &lister{accounts: l.accounts, app: app} }
+func (l *lister) ListAccounts(context.Context) ([]connector.Account, error) {
+	return slices.Clone(l.accounts[l.app]), nil
+}
+
+type testBundle struct {
+	ctx    context.Context
+	st     store.Store
+	clock  *clock.Fake
+	svc    *findings.Service
+	poster *poster
+	enq    *enqueuer
+	list   *lister
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	st := sqlite.OpenTest(t)
+	clk := clock.NewFake(time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC))
+	l := &lister{accounts: map[string][]connector.Account{}}
+	reg := connector.NewRegistry()
+	reg.Register("listing", func(map[string]string) (connector.Connector, error) { return l, nil })
+	svc, err := findings.New(findings.Config{Store: st, Clock: clk, Connectors: reg, BaseURL: "https://sesame.example.com",
+		DefaultChannel: "C0SEC", MaxSignupAlerts: 2, PageSize: 3})
+	require.NoError(t, err)
+	p := &poster{posts: map[string]findings.Message{}}
+	e := &enqueuer{}
+	svc.SetPoster(p)
+	svc.SetEnqueuer(e)
+	b := &testBundle{ctx: t.Context(), st: st, clock: clk, svc: svc, poster: p, enq: e, list: l}
+	for _, u := range []*access.User{
+		{ID: "usr_carol", Email: "carol@example.com", Name: "Carol", Status: access.UserActive, Roles: []access.Role{access.RoleAdmin}},
+		{ID: "usr_alice", Email: "alice@example.com", Name: "Alice", Status: access.UserActive},
+		{ID: "usr_frank", Email: "frank@example.com", Name: "Frank", Status: access.UserOffboarded},
+	} {
+		require.NoError(t, st.UserUpsert(b.ctx, u))
+	}
+	for _, a := range []*access.App{
+		{ID: "github", Name: "GitHub", ConnectorType: "listing", Watchlist: true, Source: access.SourceConfig},
+		{ID: "grafana", Name: "Grafana", ConnectorType: "listing", Source: access.SourceConfig},
+	} {
+		require.NoError(t, st.AppUpsert(b.ctx, a))
+	}
+	return b
+}
+
+func (b *testBundle) alerts(t *testing.T, typ access.AlertType) []*access.Alert {
+	t.Helper()
+	list, _, err := b.st.AlertList(b.ctx, store.AlertListParams{Types: []access.AlertType{typ}, Page: store.Page{Limit: 500}})
+	require.NoError(t, err)
+	return list
+}
+
+func (b *testBundle) deliverAll(t *testing.T) {
+	t.Helper()
+	for _, id := range b.enq.take() {
+		require.NoError(t, b.svc.Deliver(b.ctx, id))
+	}
+}
+
+func TestIngestDeduplicatesAndAlertsOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ev := func(name, domain, email string) findings.Event {
+		return findings.Event{Source: "email-gateway", AppName: name, AppDomain: domain, AccountEmail: email, SeenAt: b.clock.Now()}
+	}
+	res, err := b.svc.Ingest(b.ctx, "usr_carol", []findings.Event{
+		ev("Notion Labs, Inc.", "", ""), ev("", "https://www.notion.so", "alice@example.com"), ev("notion", "", ""),
+		ev("GitHub", "", "mallory@example.com"), // a catalog app on the watchlist: a sign-up, not a new app
+		ev("Grafana", "", "alice@example.com"),  // in the catalog, not on the watchlist: nothing
+	})
+	require.NoError(t, err)
+	require.Equal(t, findings.IngestResult{Events: 5, NewApps: 1, NewAccounts: 2, Alerts: 2}, res)
+	newApps := b.alerts(t, access.AlertNewAppDiscovered)
+	require.Len(t, newApps, 1)
+	require.Equal(t, "key:notion", newApps[0].AppKey)
+	require.Equal(t, "email-gateway", newApps[0].Source)
+	signups := b.alerts(t, access.AlertWatchlistSignup)
+	require.Len(t, signups, 1)
+	require.Equal(t, "signup:github:email:mallory@example.com", signups[0].DedupKey)
+
+	// The same events again (a replay, a restart): nothing new.
+	res, err = b.svc.Ingest(b.ctx, "usr_carol", []findings.Event{ev("NOTION", "notion.so", ""), ev("GitHub", "", "mallory@example.com")})
+	require.NoError(t, err)
+	require.Equal(t, findings.IngestResult{Events: 2}, res)
+	require.Len(t, b.alerts(t, access.AlertNewAppDiscovered), 1)
+	d, err := b.st.DiscoveredAppGet(b.ctx, "notion")
+	require.NoError(t, err)
+	require.Equal(t, int64(4), d.SeenCount)
+	require.Len(t, b.enq.take(), 2, "each alert's delivery was queued once")
+
+	// An account of an offboarded person, reported by a source.
+	_, err = b.svc.Ingest(b.ctx, "usr_carol", []findings.Event{ev("GitHub", "", "frank@example.com")})
+	require.NoError(t, err)
+	off := b.alerts(t, access.AlertOffboardedWithAccounts)
+	require.Len(t, off, 1)
+	require.Equal(t, "usr_frank", off[0].UserID)
+	require.Contains(t, off[0].Details[0], "github: frank@example.com")
+}
+
+func TestSyncAccountsDiffs(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	acc := func(id, email string) connector.Account { return connector.Account{ExternalID: id, Email: email, Name: id} }
+	b.list.accounts["github"] = []connector.Account{acc("u1", "Alice@Example.com"), acc("u2", ""), acc("u3", "x@example.com"),
+		acc("u4", ""), acc("u2", ""), acc("", "ignored@example.com")}
+	rep, err := b.svc.SyncAll(b.ctx)
+	require.NoError(t, err)
+	gh := rep.Apps[0]
+	require.Equal(t, findings.AppReport{AppID: "github", Seen: 4, New: 4}, gh, "the first sync is the baseline: no alerts")
+	require.Empty(t, b.alerts(t, access.AlertWatchlistSignup))
+
+	b.clock.Advance(time.Hour)
+	b.list.accounts["github"] = []connector.Account{acc("u0", "new0@example.com"), acc("u1", "alice@example.com"),
+		acc("u3", "x@example.com"), acc("u5", "new5@example.com"), acc("u6", "new6@example.com"), acc("u7", "frank@example.com")}
+	rep, err = b.svc.SyncAll(b.ctx)
+	require.NoError(t, err)
+	require.Equal(t, findings.AppReport{AppID: "github", Seen: 6, New: 4, Gone: 2, Alerts: 2}, rep.Apps[0],
+		"u2 and u4 are gone; four new accounts, alerts capped at 2")
+	require.Equal(t, 1, rep.Offboarded)
+	require.Len(t, b.alerts(t, access.AlertWatchlistSignup), 2)
+
+	all, err := b.st.AccountListByApp(b.ctx, "github", "", 100)
+	require.NoError(t, err)
+	byID := map[string]*access.Account{}
+	for _, a := range all {
+		byID[a.ExternalID] = a
+	}
+	require.Len(t, byID, 8)
+	require.Equal(t, "usr_alice", byID["u1"].UserID)
+	require.Equal(t, "alice@example.com", byID["u1"].Email)
+	require.Equal(t, time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC), byID["u1"].FirstSeen)
+	require.Equal(t, b.clock.Now(), byID["u1"].LastSeen)
+	require.False(t, byID["u2"].Active())
+	require.True(t, byID["u7"].Active())
+
+	// A third sync with nothing new raises nothing and posts nothing new.
+	b.deliverAll(t)
+	posted := len(b.poster.posts)
+	rep, err = b.svc.SyncAll(b.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 0, rep.Apps[0].New)
+	require.Empty(t, b.enq.take())
+	require.Len(t, b.poster.posts, posted)
+}
+
+func TestDeliverAndButtons(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.svc.Ingest(b.ctx, "usr_carol", []findings.Event{{Source: "s", AppName: "Notion", AppDomain: "notion.so", SeenAt: b.clock.Now()}})
+	require.NoError(t, err)
+	ids := b.enq.take()
+	require.Len(t, ids, 1)
+	id := ids[0]
+
+	// Slack fails twice (rate limited, then a 500), then works.
+	b.poster.FailWith = []error{&connector.RetryAfterError{After: 3 * time.Second, Err: errors.New("ratelimited")}, errors.New("http 500")}
+	err = b.svc.Deliver(b.ctx, id)
+	after, ok := connector.RetryAfter(err)
+	require.True(t, ok)
+	require.Equal(t, 3*time.Second, after)
+	require.Error(t, b.svc.Deliver(b.ctx, id))
+	require.NoError(t, b.svc.Deliver(b.ctx, id))
+	require.NoError(t, b.svc.Deliver(b.ctx, id), "a repeated job does nothing")
+	require.Len(t, b.poster.posts, 1, "posted once")
+	a, err := b.svc.Get(b.ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, access.DeliveryPosted, a.Delivery)
+	require.Equal(t, "C0SEC", a.Channel)
+	require.Equal(t, 3, a.Attempts)
+	msg := b.poster.posts[a.TS]
+	require.Equal(t, "https://sesame.example.com/catalog/discovered/notion", msg.ReviewURL)
+
+	// A non-admin is refused, audited, and nothing changes.
+	_, err = b.svc.Act(b.ctx, "usr_alice", id, findings.ActionWatch)
+	require.Equal(t, access.CodeForbidden, access.ErrorCode(err))
+	same, err := b.svc.Get(b.ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, a, same)
+	evs, _, err := b.st.EventList(b.ctx, store.EventListParams{Action: findings.AuditAlertRefused})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	require.Equal(t, "usr_alice", evs[0].ActorID)
+
+	// The admin adds the discovered app to the watchlist: it becomes a
+	// catalog app, the message is updated.
+	w, err := b.svc.Act(b.ctx, "usr_carol", id, findings.ActionWatch)
+	require.NoError(t, err)
+	require.Equal(t, access.AlertWatching, w.State)
+	require.Equal(t, "notion", w.AppID)
+	app, err := b.st.AppGetByID(b.ctx, "notion")
+	require.NoError(t, err)
+	require.True(t, app.Watchlist)
+	require.Equal(t, access.SourceDiscovered, app.Source)
+	b.deliverAll(t)
+	require.Equal(t, 1, b.poster.updates)
+	require.Equal(t, access.AlertWatching, b.poster.posts[a.TS].Alert.State)
+
+	// Sign-ups in it now raise alerts; Ignore then mutes the app.
+	_, err = b.svc.Ingest(b.ctx, "usr_carol", []findings.Event{{Source: "s", AppName: "notion", AccountEmail: "bob@example.com", SeenAt: b.clock.Now()}})
+	require.NoError(t, err)
+	signups := b.alerts(t, access.AlertWatchlistSignup)
+	require.Len(t, signups, 1)
+	b.deliverAll(t)
+	_, err = b.svc.Act(b.ctx, "usr_carol", signups[0].ID, findings.ActionIgnore)
+	require.NoError(t, err)
+	_, err = b.svc.Ingest(b.ctx, "usr_carol", []findings.Event{{Source: "s", AppName: "notion", AccountEmail: "eve@example.com", SeenAt: b.clock.Now()}})
+	require.NoError(t, err)
+	require.Len(t, b.alerts(t, access.AlertWatchlistSignup), 1, "the app is ignored")
+	evs, _, err = b.st.EventList(b.ctx, store.EventListParams{Action: "alert."})
+	require.NoError(t, err)
+	var actions []string
+	for _, e := range evs {
+		actions = append(actions, e.Action)
+	}
+	require.Contains(t, actions, findings.AuditAlertWatched)
+	require.Contains(t, actions, findings.AuditAlertIgnored)
+	require.Contains(t, actions, findings.AuditAlertPosted)
+}
+
+func TestDeliverySettings(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.svc.PutSettings(b.ctx, "usr_alice", []access.AlertSetting{{Type: access.AlertNewAppDiscovered}})
+	require.Equal(t, access.CodeForbidden, access.ErrorCode(err))
+	_, err = b.svc.PutSettings(b.ctx, "usr_carol", []access.AlertSetting{{Type: "nope"}, {Type: access.AlertNewAppDiscovered, Channel: "not a channel"}})
+	require.Equal(t, access.CodeInvalid, access.ErrorCode(err))
+	got, err := b.svc.PutSettings(b.ctx, "usr_carol", []access.AlertSetting{{Type: access.AlertNewAppDiscovered, Enabled: false},
+		{Type: access.AlertWatchlistSignup, Enabled: true, Channel: "C0WATCH"}})
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	require.Equal(t, "C0WATCH", got[0].Channel)
+	require.False(t, got[2].Enabled)
+
+	_, err = b.svc.Ingest(b.ctx, "usr_carol", []findings.Event{{Source: "s", AppName: "Figma", SeenAt: b.clock.Now()},
+		{Source: "s", AppName: "GitHub", AccountEmail: "z@example.com", SeenAt: b.clock.Now()}})
+	require.NoError(t, err)
+	b.deliverAll(t)
+	require.Equal(t, access.DeliverySkipped, b.alerts(t, access.AlertNewAppDiscovered)[0].Delivery, "the type is off")
+	signup := b.alerts(t, access.AlertWatchlistSignup)[0]
+	require.Equal(t, "C0WATCH", signup.Channel)
+
+	// A channel that is gone fails the delivery for good.
+	b.poster.FailWith = []error{connector.Permanent(errors.New("channel_not_found"))}
+	_, err = b.svc.Ingest(b.ctx, "usr_carol", []findings.Event{{Source: "s", AppName: "GitHub", AccountEmail: "y@example.com", SeenAt: b.clock.Now()}})
+	require.NoError(t, err)
+	b.deliverAll(t)
+	var failed *access.Alert
+	for _, a := range b.alerts(t, access.AlertWatchlistSignup) {
+		if a.DedupKey == "signup:github:email:y@example.com" {
+			failed = a
+		}
+	}
+	require.NotNil(t, failed)
+	require.Equal(t, access.DeliveryFailed, failed.Delivery)
+	require.Contains(t, failed.LastError, "channel_not_found")
+}
