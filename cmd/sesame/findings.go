@@ -2,14 +2,56 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
+	"github.com/sesame-access/sesame/internal/access"
+	"github.com/sesame-access/sesame/internal/findings"
 	"github.com/sesame-access/sesame/internal/secrets"
+	"github.com/sesame-access/sesame/internal/web/api"
 )
 
 // startFindings wires this part of the server onto mux. It runs after the Slack
-// bot is started and before the job queue starts.
+// bot is started and before the job queue starts: it builds the findings
+// service (accounts, discovery, security alerts), seeds the alert
+// settings from the config, gives the job queue its workers' service,
+// makes the Slack bot post alerts and handle their buttons, and registers
+// the offboarded-employee alert on the workflow's offboard hook. The API
+// routes reach it through m.findings.
 func (m *Main) startFindings(ctx context.Context, mux *http.ServeMux, box *secrets.Box) error {
-	_, _, _ = ctx, mux, box
+	_ = mux
+	cfg := m.Config
+	defaults := map[access.AlertType]access.AlertSetting{}
+	for typ, s := range cfg.Alerts.Types {
+		defaults[access.AlertType(typ)] = access.AlertSetting{Type: access.AlertType(typ), Enabled: s.Enabled, Channel: s.Channel}
+	}
+	svc, err := findings.New(findings.Config{
+		Store: m.db.store, Clock: m.Clock, Logger: m.Logger.With("component", "findings"),
+		Connectors: m.registry(), Secrets: box, BaseURL: cfg.Server.BaseURL,
+		Defaults: defaults, DefaultChannel: cfg.Slack.AlertsChannel,
+	})
+	if err != nil {
+		return err
+	}
+	svc.SetEnqueuer(m.queue)
+	m.queue.SetFindings(svc)
+	if m.bot != nil {
+		svc.SetPoster(m.bot)
+		m.bot.SetAlerts(svc)
+	}
+	if err := svc.SeedSettings(ctx); err != nil {
+		return fmt.Errorf("alert settings: %w", err)
+	}
+	m.svc.SetOffboardHook(svc.RaiseOffboarded)
+	m.findings = svc
 	return nil
+}
+
+// findingsAPI is the findings service for the API (nil interface when it
+// is not running, so the routes answer 503).
+func (m *Main) findingsAPI() api.Findings {
+	if m.findings == nil {
+		return nil
+	}
+	return m.findings
 }

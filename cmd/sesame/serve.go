@@ -33,6 +33,7 @@ import (
 	"github.com/sesame-access/sesame/internal/connector/scim"
 	"github.com/sesame-access/sesame/internal/connector/sshca"
 	"github.com/sesame-access/sesame/internal/connector/webhook"
+	"github.com/sesame-access/sesame/internal/findings"
 	"github.com/sesame-access/sesame/internal/integrations"
 	"github.com/sesame-access/sesame/internal/jobs"
 	"github.com/sesame-access/sesame/internal/policy"
@@ -69,6 +70,7 @@ type Main struct {
 	refreshDone           chan struct{}
 	db                    *database
 	queue                 *jobs.Queue
+	findings              *findings.Service
 	integrations          *integrations.Service
 	svc                   *workflow.Service
 	server                *http.Server
@@ -215,6 +217,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		RescueAfter:       m.RescueAfter,
 		SweepInterval:     m.SweepInterval,
 		ReconcileInterval: m.ReconcileInterval,
+		DiscoveryInterval: cfg.Alerts.DiscoveryInterval,
 	})
 	if err != nil {
 		return err
@@ -246,7 +249,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	mux.Handle("/api/", api.New(api.Config{Service: m.svc, Store: m.db.store, Clock: m.Clock, Logger: log, BaseURL: cfg.Server.BaseURL,
-		Integrations: m.integrations, TwoPersonRule: cfg.Org.PolicyChanges.TwoPersonRule}))
+		Integrations: m.integrations, TwoPersonRule: cfg.Org.PolicyChanges.TwoPersonRule, Findings: m.findingsAPI(), AlertsChannel: cfg.Slack.AlertsChannel}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n") //nolint:errcheck // nothing to do if the client went away

@@ -41,6 +41,8 @@ type Config struct {
 	// Integrations route notifications to Slack webhooks and channels by
 	// account set (integrations.go).
 	Integrations Integrations
+	// Alerts configures security alerts and discovery (alerts.go).
+	Alerts Alerts
 	// Demo is true when the configuration names no apps: Catalog, Users
 	// and Policies then come from the embedded demo (demo.yaml).
 	Demo bool

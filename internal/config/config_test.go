@@ -299,7 +299,7 @@ policies:
 `
 	// x- keys are not special: unknown keys stay errors.
 	_, err := Parse("a.yaml", []byte(doc), nil)
-	require.EqualError(t, err, `a.yaml:1: x-steps: unknown key (known keys: catalog, data_dir, database, log, oncall, org, policies, secrets, server, slack, users, web)`)
+	require.EqualError(t, err, `a.yaml:1: x-steps: unknown key (known keys: alerts, catalog, data_dir, database, integrations, log, oncall, org, policies, secrets, server, slack, users, web)`)
 
 	doc = strings.Replace(doc, "x-steps: &owners\n  - {name: Owners, approvers: {app_owners: true}}\n", "", 1)
 	doc = strings.Replace(doc, "steps: *owners", "steps: &owners [{name: Owners, approvers: {app_owners: true}}]}\n  - {id: other, match: {apps: [two]}, steps: *owners", 1)

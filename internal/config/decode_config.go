@@ -27,6 +27,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			d.list(n, path, func(n *yaml.Node, path string) { c.Policies = append(c.Policies, d.policy(n, path)) })
 		},
 		"integrations": func(n *yaml.Node, path string) { d.integrations(n, path, c) },
+		"alerts":       func(n *yaml.Node, path string) { d.alerts(n, path, c) },
 	}
 	// The scalar settings: top-level keys ("database") and sections
 	// ("slack.bot_token" lives in the "slack" mapping).

@@ -59,7 +59,7 @@ func TestProblems(t *testing.T) {
 			doc:  "server:\n  adr: x\ncolour: red\n" + minimal,
 			want: []string{
 				`t.yaml:2: server.adr: unknown key (did you mean "addr"?)`,
-				`t.yaml:3: colour: unknown key (known keys: catalog, data_dir, database, log, oncall, org, policies, secrets, server, slack, users, web)`,
+				`t.yaml:3: colour: unknown key (known keys: alerts, catalog, data_dir, database, integrations, log, oncall, org, policies, secrets, server, slack, users, web)`,
 			},
 		},
 		{

@@ -33,6 +33,7 @@ func validate(c *Config, r *report, o LoadOptions) {
 	validateCatalog(c, r, o, users)
 	validatePolicies(c, r, users)
 	validateIntegrations(c, r)
+	validateAlerts(c, r)
 }
 
 func normalize(c *Config) {

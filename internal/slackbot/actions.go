@@ -81,6 +81,8 @@ func (b *Bot) blockActions(ctx context.Context, ic *slack.InteractionCallback) {
 		b.refreshHomes(ctx, g.UserID, actor.ID)
 	case verbRequestAgain:
 		b.requestAgain(ctx, ic, actor, act.Value)
+	case verbAlertWatch, verbAlertIgnore:
+		b.alertAction(ctx, ic, actor, act.Value, verb)
 	default:
 		b.log.DebugContext(ctx, "ignored slack action", "action", act.ActionID)
 	}

@@ -94,6 +94,8 @@ type Bot struct {
 	// CPU-bound; Slack's rate limits cap the useful rate far below what
 	// these slots allow even while they wait on Slack's API).
 	work chan struct{}
+	// alerts handles the security alert buttons (alerts.go).
+	alerts alertsSlot
 }
 
 // New validates cfg and returns a Bot.

@@ -41,6 +41,11 @@ type Config struct {
 	// proposed through the API waits for a second admin. Off, it applies
 	// at once.
 	TwoPersonRule bool
+	// Findings serves discovery, alerts and alert settings (findings.go);
+	// nil: those routes answer 503. AlertsChannel is slack.alerts_channel,
+	// shown with the alert settings.
+	Findings      Findings
+	AlertsChannel string
 }
 
 // handler holds the API's dependencies; routes are its methods.
@@ -55,6 +60,8 @@ type handler struct {
 	integrations *integrations.Service
 	// twoPersonRule is Config.TwoPersonRule.
 	twoPersonRule bool
+	findings      Findings
+	alertsChannel string
 }
 
 // principal is the authenticated caller.
@@ -89,6 +96,8 @@ func New(cfg Config) http.Handler {
 		routes:  routeTable(),
 
 		twoPersonRule: cfg.TwoPersonRule,
+		findings:      cfg.Findings,
+		alertsChannel: cfg.AlertsChannel,
 	}
 	h.integrations = cfg.Integrations
 	mux := http.NewServeMux()

@@ -64,5 +64,16 @@ func routeTable() []route {
 		{Method: http.MethodPatch, Path: Prefix + "/integrations/{id}", Handle: (*handler).updateIntegration},
 		{Method: http.MethodDelete, Path: Prefix + "/integrations/{id}", Handle: (*handler).deleteIntegration},
 		{Method: http.MethodPost, Path: Prefix + "/integrations/{id}/test", Handle: (*handler).testIntegration},
+
+		{Method: http.MethodPost, Path: Prefix + "/discovery/events", Handle: (*handler).ingestDiscovery},
+		{Method: http.MethodPost, Path: Prefix + "/discovery/sync", Handle: (*handler).syncDiscovery},
+		{Method: http.MethodGet, Path: Prefix + "/discovery/apps", Handle: (*handler).listDiscoveredApps},
+		{Method: http.MethodGet, Path: Prefix + "/discovery/accounts", Handle: (*handler).listAccounts},
+		{Method: http.MethodGet, Path: Prefix + "/alerts", Handle: (*handler).listAlerts},
+		{Method: http.MethodGet, Path: Prefix + "/alerts/{id}", Handle: (*handler).getAlert},
+		{Method: http.MethodPost, Path: Prefix + "/alerts/{id}/watch", Handle: (*handler).watchAlert},
+		{Method: http.MethodPost, Path: Prefix + "/alerts/{id}/ignore", Handle: (*handler).ignoreAlert},
+		{Method: http.MethodGet, Path: Prefix + "/settings/alerts", Handle: (*handler).getAlertSettings},
+		{Method: http.MethodPut, Path: Prefix + "/settings/alerts", Handle: (*handler).putAlertSettings},
 	}
 }
