@@ -153,9 +153,9 @@ func (b *Bot) openDecide(ctx context.Context, ic *slack.InteractionCallback, act
 	b.openView(ctx, ic, decideModal(m, ri))
 }
 
-// openExtend extends a grant: admins and the app's owners get the extend
-// form (workflow.Extend); the holder gets a new request prefilled for the
-// same entitlement, since the workflow lets only owners and admins extend.
+// openExtend extends a grant: the holder gets the extension form (an
+// extension request, see openExtension); admins and the app's owners get
+// the extend form (workflow.Extend, at once).
 func (b *Bot) openExtend(ctx context.Context, ic *slack.InteractionCallback, actor *access.User, grantID string) {
 	g, err := b.st.GrantGetByID(ctx, grantID, false)
 	if errors.Is(err, store.ErrNotFound) {
@@ -173,24 +173,14 @@ func (b *Bot) openExtend(ctx context.Context, ic *slack.InteractionCallback, act
 	}
 	owner := slices.Contains(gi.App.Owners, actor.ID) && actor.ID != g.UserID
 	switch {
+	case actor.ID == g.UserID:
+		b.openExtension(ctx, ic, actor, gi)
 	case actor.HasRole(access.RoleAdmin) || owner:
 		if g.State != access.GrantActive {
 			b.tell(ctx, ic, "Not active", "This access is not active, so there is nothing to extend.")
 			return
 		}
 		b.openView(ctx, ic, extendModal(meta{K: kindExtend, U: ic.User.ID, Grt: g.ID}, gi))
-	case actor.ID == g.UserID:
-		app, err := b.st.AppGetByID(ctx, g.AppID)
-		if err != nil {
-			b.tell(ctx, ic, "Not found", b.errorText(ctx, fmt.Errorf("load app: %w", err)))
-			return
-		}
-		f, err := b.formForApp(ctx, actor, meta{K: kindRequest, U: ic.User.ID}, app, []string{g.EntitlementID})
-		if err != nil {
-			b.tell(ctx, ic, "Error", b.errorText(ctx, err))
-			return
-		}
-		b.openView(ctx, ic, requestModal(f))
 	default:
 		b.tell(ctx, ic, "Not allowed", "Only the holder, an owner of the app or an admin can extend this access.")
 	}

@@ -114,8 +114,9 @@ func activeGrant(t *testing.T, b *testBundle) *access.Grant {
 	return gs[0]
 }
 
-// TestExtendAndRevoke: "expires soon" DM with Extend (a prefilled request
-// for the holder; the extend form for an admin) and "I'm done".
+// TestExtendAndRevoke: "expires soon" DM with Extend (the extension form
+// for the holder, approved by an approver; the extend form for an admin)
+// and "I'm done".
 func TestExtendAndRevoke(t *testing.T) {
 	t.Parallel()
 	b := setup(t, ModeSocket)
@@ -130,10 +131,54 @@ func TestExtendAndRevoke(t *testing.T) {
 	_, err = b.slack.Click(ctx, sid("alice"), slackfake.InMessage(expiring.Channel, expiring.TS), verbExtend)
 	require.NoError(t, err)
 	v := b.modal(t, "alice")
-	require.Equal(t, "Request access", v.Title())
-	require.Contains(t, string(v.Blocks()), `"value":"github:admin"}],"options"`, "prefilled with the same role")
-	require.Contains(t, v.Text(), "You already hold `github:admin`")
-	b.slack.CloseModal(sid("alice"), v.ID)
+	require.Equal(t, "Ask for more time", v.Title())
+	require.Contains(t, v.Text(), "from when the extension is approved")
+	require.NotContains(t, string(v.Blocks()), `"5 hours`, "the presets stop at the max that applies (4h for github:admin)")
+	_, err = b.slack.SelectOptions(ctx, sid("alice"), v.ID, actionDuration, "2h")
+	require.NoError(t, err)
+	require.NoError(t, b.slack.TypeText(sid("alice"), v.ID, actionReason, "the migration runs late"))
+	// Past the max: the form says so inline, and nothing is stored.
+	require.NoError(t, b.slack.TypeText(sid("alice"), v.ID, actionCustom, "5h"))
+	ack, err := b.slack.Submit(ctx, sid("alice"), v.ID)
+	require.NoError(t, err)
+	require.Contains(t, string(ack.Body), `"response_action":"errors"`)
+	require.Contains(t, string(ack.Body), "4h")
+	require.NoError(t, b.slack.TypeText(sid("alice"), v.ID, actionCustom, ""))
+	_, err = b.slack.Submit(ctx, sid("alice"), v.ID)
+	require.NoError(t, err)
+	require.Contains(t, b.modal(t, "alice").Text(), "Extension request sent")
+	b.slack.CloseModal(sid("alice"), b.modal(t, "alice").ID)
+	b.runJobs(t)
+
+	// Bob's DM says it is an extension, of which grant, until when.
+	ask := b.lastDM(t, "bob", "asks for *more time*")
+	require.Contains(t, slackfake.BlockText(ask.Blocks), "Extension of grant `"+g.ID+"`")
+	_, err = b.slack.Click(ctx, sid("bob"), slackfake.InMessage(ask.Channel, ask.TS), verbApprove)
+	require.NoError(t, err)
+	_, err = b.slack.Submit(ctx, sid("bob"), b.modal(t, "bob").ID)
+	require.NoError(t, err)
+	b.runJobs(t)
+	b.lastDM(t, "alice", "was *extended* by")
+	extended, err := b.st.GrantGetByID(ctx, g.ID, false)
+	require.NoError(t, err)
+	require.Equal(t, access.GrantActive, extended.State)
+	require.WithinDuration(t, b.clock.Now().Add(2*time.Hour), extended.ExpiresAt, 10*time.Second, "the same grant, extended in place, 2h from the approval")
+	require.True(t, extended.ExpiresAt.After(g.ExpiresAt.Add(time.Hour)))
+	grants, _ := b.backend.Counts()
+	require.Equal(t, 1, grants, "nothing provisioned again")
+	got, _ := b.slack.Message(ask.Channel, ask.TS)
+	require.Contains(t, slackfake.BlockText(got.Blocks), "The access was extended.")
+
+	// The Home tab's Extend opens the same form.
+	_, err = b.slack.OpenHome(ctx, sid("alice"))
+	require.NoError(t, err)
+	b.settle(t)
+	home, ok := b.slack.Home(sid("alice"))
+	require.True(t, ok)
+	_, err = b.slack.Click(ctx, sid("alice"), slackfake.InView(home.ID), verbExtend+":0")
+	require.NoError(t, err)
+	require.Equal(t, "Ask for more time", b.modal(t, "alice").Title())
+	b.slack.CloseModal(sid("alice"), b.modal(t, "alice").ID)
 
 	// An admin extends through the workflow (crafted click: admins have no
 	// Extend button on someone else's grant, but may use it).

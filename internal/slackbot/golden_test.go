@@ -165,6 +165,33 @@ func TestGoldenModals(t *testing.T) {
 		Duration: 2 * time.Hour, MaxDuration: 4 * time.Hour, ExpiresAt: t0.Add(2 * time.Hour)}
 	goldenModal(t, "modal_extend", extendModal(meta{K: kindExtend, U: "UCAROL", Grt: g.ID}, &grantInfo{Grant: g, App: f.app, Ent: f.admin}))
 	goldenModal(t, "modal_notice", noticeModal("UALICE", "Reminder sent", "⏰ I reminded the approvers."))
+
+	// The holder's extension form, under each extension rule.
+	gi := &grantInfo{Grant: g, App: f.app, Ent: f.admin}
+	steps := plan(false, 2)
+	steps.Extension = policy.ExtensionRule{AutoWithin: time.Hour}
+	goldenModal(t, "modal_extension", extensionModal(meta{K: kindExtend, U: "UALICE", Grt: g.ID}, gi, steps))
+	autoExt := plan(false, 2)
+	autoExt.Extension = policy.ExtensionRule{Approval: policy.ExtensionAuto}
+	goldenModal(t, "modal_extension_auto", extensionModal(meta{K: kindExtend, U: "UALICE", Grt: g.ID}, gi, autoExt))
+	ext := f.extension(g)
+	goldenModal(t, "modal_submitted_extension", submittedModal("UALICE", ext, "https://sesame.example.com"))
+	goldenModal(t, "modal_decide_approve_extension", decideModal(meta{K: kindDecide, U: "UBOB", Req: ext.Req.ID, Out: "approve"}, ext))
+	extended := f.extension(g)
+	extended.Req.State, extended.Req.AutoApproveRule, extended.Req.CurrentStep = access.RequestExtended, "default/extension:auto", 1
+	extended.Extends.ExpiresAt = t0.Add(3 * time.Hour)
+	goldenModal(t, "modal_submitted_extended", submittedModal("UALICE", extended, ""))
+}
+
+// extension is alice's pending extension request of g (3h from the
+// approval), with the grant loaded.
+func (f fixtures) extension(g *access.Grant) *requestInfo {
+	r := pendingRequest()
+	r.ID, r.ExtendsGrantID, r.Reason, r.Duration = "req_02EXTEND", g.ID, "the migration runs late", 3*time.Hour
+	cp := *g
+	ri := f.info(r)
+	ri.Extends = &cp
+	return ri
 }
 
 func TestGoldenHome(t *testing.T) {
@@ -182,6 +209,11 @@ func TestGoldenHome(t *testing.T) {
 		Open:   []*requestInfo{f.info(pendingRequest()), f.info(approved)},
 		Grants: []*grantInfo{{Grant: active, App: f.app, Ent: f.admin}, {Grant: setup, App: f.app, Ent: f.read}}, MoreGrants: true}))
 	goldenHome(t, "home_empty", homeView(homeData{User: f.bob, Command: "/access"}))
+	extFor := f.extension(active)
+	extFor.Req.RequesterID = "usr_carol"
+	goldenHome(t, "home_extensions", homeView(homeData{User: f.alice, Command: "/access",
+		Waiting: []*requestInfo{extFor}, Open: []*requestInfo{f.extension(active)},
+		Grants: []*grantInfo{{Grant: active, App: f.app, Ent: f.admin}}}))
 	goldenHome(t, "home_unlinked", unlinkedHomeView("/access"))
 
 	// The fullest Home stays within Slack's 100 blocks.
@@ -230,6 +262,21 @@ func TestGoldenApprovalMessages(t *testing.T) {
 	timedOut := pendingRequest()
 	timedOut.State = access.RequestTimedOut
 	msg("msg_approval_timed_out", timedOut, f.bob, false)
+
+	g := &access.Grant{ID: "grt_01GOLDEN", UserID: "usr_alice", AppID: "github", EntitlementID: "github:admin", State: access.GrantActive,
+		ExpiresAt: t0.Add(time.Hour)}
+	extMsg := func(name string, ri *requestInfo, approver *access.User, reminder bool) {
+		t.Helper()
+		text, blocks := approvalMessage(ri, approver, reminder, base)
+		goldenMessage(t, name, text, blocks)
+	}
+	extMsg("msg_approval_extension", f.extension(g), f.bob, false)
+	extMsg("msg_approval_extension_reminder", f.extension(g), f.bob, true)
+	done := f.extension(g)
+	done.Req.State, done.Req.CurrentStep = access.RequestExtended, 1
+	done.Req.Decisions = []access.Decision{{ApproverID: "usr_bob", Outcome: access.Approve, Comment: "ok"}}
+	done.Extends.ExpiresAt = t0.Add(3 * time.Hour)
+	extMsg("msg_approval_extension_extended", done, f.carol, false)
 }
 
 func TestGoldenNotices(t *testing.T) {
@@ -269,6 +316,32 @@ func TestGoldenNotices(t *testing.T) {
 	} {
 		d := noticeData{Kind: tc.kind, Recipient: tc.recipient, Req: f.info(tc.r), Grant: tc.grant, Data: tc.data, By: tc.by,
 			Owners: []*access.User{f.bob}, BaseURL: "https://sesame.example.com", Command: "/access"}
+		text, blocks := noticeMessage(d)
+		goldenMessage(t, "msg_"+tc.name, text, blocks)
+	}
+
+	// Extension requests: sent, approved at once, the grant extended
+	// (by an approver, automatically), and too late.
+	extended := map[string]string{"expires_at": "2026-11-02T12:00:00Z", "previous_expires_at": "2026-11-02T10:00:00Z", "by": "usr_bob"}
+	autoExtended := map[string]string{"expires_at": "2026-11-02T12:00:00Z", "previous_expires_at": "2026-11-02T10:00:00Z", "rule": "default/extension:auto"}
+	extAuto := f.extension(g)
+	extAuto.Req.State, extAuto.Req.AutoApproveRule = access.RequestExtended, "default/extension:auto"
+	for _, tc := range []struct {
+		name string
+		kind access.NotificationKind
+		ri   *requestInfo
+		by   *access.User
+		data map[string]string
+	}{
+		{"extension_created", access.NotifyRequestCreated, f.extension(g), nil, map[string]string{"extends_grant": g.ID}},
+		{"extension_created_auto", access.NotifyRequestCreated, extAuto, nil, map[string]string{"extends_grant": g.ID}},
+		{"grant_extended", access.NotifyGrantExtended, f.info(approved), f.bob, extended},
+		{"grant_extended_auto", access.NotifyGrantExtended, f.info(approved), nil, autoExtended},
+		{"extension_failed", access.NotifyExtensionFailed, f.extension(g), nil,
+			map[string]string{"error": "grant grt_01GOLDEN is revoked: it ended before the extension was approved; request the access again"}},
+	} {
+		d := noticeData{Kind: tc.kind, Recipient: f.alice, Req: tc.ri, Grant: gi, Data: tc.data, By: tc.by,
+			BaseURL: "https://sesame.example.com", Command: "/access"}
 		text, blocks := noticeMessage(d)
 		goldenMessage(t, "msg_"+tc.name, text, blocks)
 	}

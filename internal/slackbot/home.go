@@ -49,9 +49,14 @@ func homeView(d homeData) slack.HomeTabViewRequest {
 	for i, ri := range d.Waiting {
 		r := ri.Req
 		n := strconv.Itoa(i)
+		line := fmt.Sprintf("%s asks for *%s* on *%s* for *%s* (%s)\n%s", ri.who(r.RequesterID), escape(ri.roles()),
+			escape(appName(ri.App)), humanDuration(r.Duration), stepText(r, r.CurrentStep), quote(truncate(r.Reason, 300)))
+		if r.IsExtension() {
+			line = fmt.Sprintf("%s asks for *more time* on *%s* on *%s* (%s)\n🔁 %s\n%s", ri.who(r.RequesterID), escape(ri.roles()),
+				escape(appName(ri.App)), stepText(r, r.CurrentStep), extensionLine(ri), quote(truncate(r.Reason, 300)))
+		}
 		blocks = append(blocks,
-			section("w"+n, fmt.Sprintf("%s asks for *%s* on *%s* for *%s* (%s)\n%s", ri.who(r.RequesterID), escape(ri.roles()),
-				escape(appName(ri.App)), humanDuration(r.Duration), stepText(r, r.CurrentStep), quote(truncate(r.Reason, 300)))),
+			section("w"+n, line),
 			slack.NewActionBlock("wa"+n,
 				button(verbApprove+":"+n, "Approve", r.ID, slack.StylePrimary),
 				button(verbReject+":"+n, "Reject", r.ID, slack.StyleDanger)))
@@ -66,8 +71,11 @@ func homeView(d homeData) slack.HomeTabViewRequest {
 	for i, ri := range d.Open {
 		r := ri.Req
 		n := strconv.Itoa(i)
-		blocks = append(blocks, section("o"+n, fmt.Sprintf("*%s* on *%s* for *%s*\n%s", escape(ri.roles()),
-			escape(appName(ri.App)), humanDuration(r.Duration), requestState(ri))))
+		line := fmt.Sprintf("*%s* on *%s* for *%s*\n%s", escape(ri.roles()), escape(appName(ri.App)), humanDuration(r.Duration), requestState(ri))
+		if r.IsExtension() {
+			line = fmt.Sprintf("More time on *%s* on *%s*: %s\n%s", escape(ri.roles()), escape(appName(ri.App)), extensionLine(ri), requestState(ri))
+		}
+		blocks = append(blocks, section("o"+n, line))
 		if r.State == access.RequestPending {
 			cancel := button(verbCancel+":"+n, "Cancel", r.ID, slack.StyleDanger)
 			cancel.Confirm = slack.NewConfirmationBlockObject(plain("Cancel this request?"),

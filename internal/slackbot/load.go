@@ -17,6 +17,9 @@ type requestInfo struct {
 	App   *access.App
 	Ents  []*access.Entitlement
 	Users map[string]*access.User
+	// Extends is the grant an extension request extends (nil otherwise,
+	// or when it is gone).
+	Extends *access.Grant
 }
 
 // grantInfo is a grant with its app and entitlement.
@@ -115,6 +118,13 @@ func (l *loader) request(ctx context.Context, r *access.Request) (*requestInfo, 
 		if u != nil {
 			ri.Users[id] = u
 		}
+	}
+	if r.IsExtension() {
+		g, err := l.q.GrantGetByID(ctx, r.ExtendsGrantID, false)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("load extended grant %s: %w", r.ExtendsGrantID, err)
+		}
+		ri.Extends = g
 	}
 	return ri, nil
 }

@@ -24,6 +24,14 @@ func approvalMessage(ri *requestInfo, approver *access.User, reminder bool, base
 		fallback = "Reminder: " + fallback
 		head = fmt.Sprintf("⏰ *Reminder:* %s is still waiting for a decision on access to *%s*.", ri.who(r.RequesterID), escape(appName(ri.App)))
 	}
+	if r.IsExtension() {
+		fallback = fmt.Sprintf("%s asks for more time on %s on %s: %s", requester, ri.roles(), appName(ri.App), humanDuration(r.Duration))
+		head = fmt.Sprintf("%s asks for *more time* on access to *%s* they already have.", ri.who(r.RequesterID), escape(appName(ri.App)))
+		if reminder {
+			fallback = "Reminder: " + fallback
+			head = fmt.Sprintf("⏰ *Reminder:* %s is still waiting for a decision on more time on *%s*.", ri.who(r.RequesterID), escape(appName(ri.App)))
+		}
+	}
 	stepIdx := min(r.CurrentStep, len(r.Steps)-1)
 	blocks := []slack.Block{
 		section("head", head),
@@ -32,8 +40,11 @@ func approvalMessage(ri *requestInfo, approver *access.User, reminder bool, base
 			"*Duration*\n"+humanDuration(r.Duration)+maxNote(r),
 			"*Approval*\n"+stepText(r, stepIdx),
 			"*Requested*\n"+when(r.CreatedAt)),
-		section("reason", "*Reason*\n"+quote(r.Reason)),
 	}
+	if r.IsExtension() {
+		blocks = append(blocks, section("extension", "🔁 "+extensionLine(ri)))
+	}
+	blocks = append(blocks, section("reason", "*Reason*\n"+quote(r.Reason)))
 	if _, err := r.CheckDecider(approver); err == nil {
 		blocks = append(blocks, slack.NewActionBlock("decide",
 			button(verbApprove, "Approve", r.ID, slack.StylePrimary),
@@ -95,7 +106,7 @@ func statusText(ri *requestInfo, approver *access.User) string {
 				r.CurrentStep, approvedBy(ri, r.CurrentStep-1), r.CurrentStep+1, escape(st.Name))
 		}
 		return "⏳ Waiting for others to decide."
-	case access.RequestApproved, access.RequestActive, access.RequestExpired, access.RequestFailed:
+	case access.RequestApproved, access.RequestActive, access.RequestExpired, access.RequestFailed, access.RequestExtended:
 		if r.AutoApproveRule != "" {
 			return "✅ Approved automatically (rule `" + escape(r.AutoApproveRule) + "`)."
 		}
@@ -105,6 +116,12 @@ func statusText(ri *requestInfo, approver *access.User) string {
 			s += " for " + humanDuration(d.Duration)
 		}
 		s += "."
+		switch {
+		case r.State == access.RequestExtended:
+			s += " The access was extended."
+		case r.IsExtension() && r.State == access.RequestFailed:
+			s += " The access had already ended, so nothing was extended."
+		}
 		if d.Comment != "" {
 			s += "\n" + quote(d.Comment)
 		}
@@ -159,6 +176,13 @@ func noticeMessage(d noticeData) (string, []slack.Block) {
 	}
 	switch d.Kind {
 	case access.NotifyRequestCreated:
+		if r.IsExtension() {
+			text, fallback = extensionCreatedText(ri, what), "Your request for more time on "+whatPlain+" was sent"
+			if r.State != access.RequestPending {
+				fallback = "Your request for more time on " + whatPlain + " was approved automatically"
+			}
+			break
+		}
 		if r.State != access.RequestPending && r.AutoApproveRule != "" {
 			text = fmt.Sprintf("✅ Your request for %s (%s) was *approved automatically* (rule %#q). I'm setting up access and will tell you when it's ready.",
 				what, humanDuration(r.Duration), escape(r.AutoApproveRule))
@@ -231,6 +255,22 @@ func noticeMessage(d noticeData) (string, []slack.Block) {
 			text = fmt.Sprintf("🔒 Your access to %s was *removed*: %s.", what, escape(truncate(reason, 500)))
 		}
 		fallback = "Your access to " + whatPlain + " was removed"
+	case access.NotifyGrantExtended:
+		g := d.Grant.Grant
+		switch {
+		case d.By != nil:
+			text = fmt.Sprintf("⏩ Your access to %s was *extended* by %s: it now lasts until %s (it was until %s).",
+				what, byName, when(g.ExpiresAt), whenText(d.Data["previous_expires_at"]))
+		default:
+			text = fmt.Sprintf("⏩ Your access to %s was *extended automatically*: it now lasts until %s (it was until %s).",
+				what, when(g.ExpiresAt), whenText(d.Data["previous_expires_at"]))
+		}
+		fallback = "Your access to " + whatPlain + " was extended"
+	case access.NotifyExtensionFailed:
+		text = fmt.Sprintf("⚠️ Your request for more time on %s was approved, but nothing could be extended: %s",
+			what, escape(truncate(oneLine(d.Data["error"]), 500)))
+		fallback = "Your access to " + whatPlain + " was not extended"
+		extra = append(extra, slack.NewActionBlock("again", button(verbRequestAgain, "Request again", r.ID, slack.StylePrimary)))
 	case access.NotifyManualTask:
 		g := d.Grant.Grant
 		text = fmt.Sprintf("🛠 *Manual task* for %s, for %s:\n%s\nPress *Mark as done* when it's done.",

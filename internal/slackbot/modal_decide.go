@@ -15,6 +15,10 @@ func decideModal(m meta, ri *requestInfo) slack.ModalViewRequest {
 	summary := fmt.Sprintf("%s asks for *%s* on *%s* for *%s* (%s).\n%s",
 		ri.who(r.RequesterID), escape(ri.roles()), escape(appName(ri.App)), humanDuration(r.Duration),
 		stepText(r, r.CurrentStep), quote(r.Reason))
+	if r.IsExtension() {
+		summary = fmt.Sprintf("%s asks for *more time* on *%s* on *%s*.\n🔁 %s.\n%s",
+			ri.who(r.RequesterID), escape(ri.roles()), escape(appName(ri.App)), extensionLine(ri), quote(r.Reason))
+	}
 	blocks := []slack.Block{section("summary", summary)}
 	if m.Out == string(access.Approve) {
 		blocks = append(blocks, durationInputs("Duration", r.MaxDuration, r.Duration, false)...)

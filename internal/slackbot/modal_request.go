@@ -271,8 +271,13 @@ func summaryText(f requestForm) string {
 	}
 	for _, id := range f.Selected {
 		if until, ok := f.Holding[id]; ok {
-			fmt.Fprintf(&b, "ℹ️ You already hold `%s` until %s. A new request for it is refused while the grant is active; an app owner or admin can extend it.\n",
-				escape(id), when(until))
+			if len(f.Selected) == 1 {
+				fmt.Fprintf(&b, "ℹ️ You already hold `%s` until %s: this request asks to *extend* that grant (the duration counts from the approval).\n",
+					escape(id), when(until))
+			} else {
+				fmt.Fprintf(&b, "ℹ️ You already hold `%s` until %s: ask for more time on it alone (Extend, in your Home tab), and for the others in a separate request.\n",
+					escape(id), when(until))
+			}
 		}
 	}
 	return strings.TrimSpace(b.String())
@@ -282,13 +287,23 @@ func summaryText(f requestForm) string {
 func submittedModal(user string, ri *requestInfo, baseURL string) slack.ModalViewRequest {
 	r := ri.Req
 	var b strings.Builder
-	if r.State == access.RequestApproved || r.State == access.RequestActive {
+	if r.State == access.RequestExtended && ri.Extends != nil {
+		fmt.Fprintf(&b, "⏩ *Extended at once* (rule `%s`): *%s* on *%s* now lasts until %s.",
+			escape(r.AutoApproveRule), escape(ri.roles()), escape(appName(ri.App)), when(ri.Extends.ExpiresAt))
+	} else if r.State == access.RequestApproved || r.State == access.RequestActive {
 		rule := ""
 		if r.AutoApproveRule != "" {
 			rule = " (rule `" + escape(r.AutoApproveRule) + "`)"
 		}
 		fmt.Fprintf(&b, "✅ *Approved automatically*%s. I'm setting up *%s* on *%s* for *%s* and will send you a message when it's ready.",
 			rule, escape(ri.roles()), escape(appName(ri.App)), humanDuration(r.Duration))
+	} else if r.IsExtension() {
+		var asked []string
+		for _, id := range r.Steps[r.CurrentStep].Notified {
+			asked = append(asked, ri.who(id))
+		}
+		fmt.Fprintf(&b, "📨 *Extension request sent.* %s.\nI asked %s to approve (%s). I'll send you a message when they decide.",
+			extensionLine(ri), strings.Join(asked, ", "), stepText(r, r.CurrentStep))
 	} else {
 		var asked []string
 		if len(r.Steps) > 0 {

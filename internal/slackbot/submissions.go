@@ -265,7 +265,8 @@ func (b *Bot) submitDecision(ctx context.Context, ic *slack.InteractionCallback,
 	return nil
 }
 
-// submitExtend moves a grant's expiry through workflow.Extend.
+// submitExtend moves a grant's expiry through workflow.Extend, or, from
+// the holder, makes an extension request (submitExtension).
 func (b *Bot) submitExtend(ctx context.Context, ic *slack.InteractionCallback, actor *access.User, m meta) *slack.ViewSubmissionResponse {
 	dur, shown := stateDuration(&ic.View)
 	if !shown {
@@ -273,6 +274,9 @@ func (b *Bot) submitExtend(ctx context.Context, ic *slack.InteractionCallback, a
 	}
 	if dur.err != "" {
 		return inlineErrors(map[string]string{dur.blockID: dur.err})
+	}
+	if held, err := b.st.GrantGetByID(ctx, m.Grt, false); err == nil && held.UserID == actor.ID {
+		return b.submitExtension(ctx, ic, actor, m, dur)
 	}
 	g, err := b.svc.Extend(ctx, actor.ID, m.Grt, dur.value)
 	if err != nil {
