@@ -65,8 +65,9 @@ func categoryOf(k access.NotificationKind) (Category, bool) {
 		return CategoryGrants, true
 	case access.NotifyDriftRevoked, access.NotifyUnmanagedAccess:
 		return CategoryAlerts, true
+	default:
+		return "", false
 	}
-	return "", false
 }
 
 // eventKey names the event a notification reports, the same for every

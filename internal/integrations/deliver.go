@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/sesame-access/sesame/internal/access"
@@ -31,7 +32,9 @@ func (e *RetryError) Unwrap() error { return e.Err }
 //   - destination failure (revoked webhook, archived channel, bot not in
 //     channel): the message is held, the integration marked failing, and
 //     admins DMed once per failure episode;
-//   - transient failure: *RetryError (Retry-After honoured); after
+//   - rate limited (429): *RetryError after Slack's Retry-After, not
+//     counted as a failed attempt;
+//   - transient failure: *RetryError (with backoff); after
 //     FailingAfter attempts the integration is marked failing, after
 //     MaxAttempts the message is held;
 //   - Slack refused the message itself: it is marked failed and logged.
@@ -88,6 +91,9 @@ func (s *Service) Deliver(ctx context.Context, deliveryID string) error {
 			return fmt.Errorf("save delivery: %w", err)
 		}
 		return s.failing(ctx, i, se.Code)
+	}
+	if se.RetryAfter > 0 || se.Status == http.StatusTooManyRequests {
+		d.Attempts-- // Slack asked us to slow down: not a failure
 	}
 	d.NextAt = now.Add(max(se.RetryAfter, time.Second))
 	if err := s.st.DeliveryUpdate(ctx, d); err != nil {

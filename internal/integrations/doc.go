@@ -7,7 +7,7 @@
 //
 // A selector is a list of terms; it covers an app when any term does:
 //
-//	*                 every app
+//	"*"               every app
 //	app:ID            the app with that ID
 //	connector:TYPE    apps whose connector is TYPE (awsidc, postgresql, ...)
 //	tag:TAG           requests and grants of entitlements tagged TAG (the

@@ -89,8 +89,8 @@ func CheckSpec(spec Spec, prefix string, sets Sets, haveBot, allowLoopback bool)
 
 // normalize returns the canonical covers and categories of a valid spec.
 func normalize(spec Spec) (covers, cats []string) {
-	sel, _ := ParseSelector(spec.Covers) //nolint:errcheck // checked by CheckSpec
-	cs, _ := ParseCategories(spec.Categories)
+	sel, _ := ParseSelector(spec.Covers)      //nolint:errcheck // checked by CheckSpec
+	cs, _ := ParseCategories(spec.Categories) //nolint:errcheck // checked by CheckSpec
 	for _, c := range cs {
 		cats = append(cats, string(c))
 	}
@@ -126,7 +126,9 @@ func invalid(fe []access.FieldError) error {
 }
 
 // List returns every integration, by name.
-func (s *Service) List(ctx context.Context) ([]*store.Integration, error) { return s.st.IntegrationList(ctx) }
+func (s *Service) List(ctx context.Context) ([]*store.Integration, error) {
+	return s.st.IntegrationList(ctx)
+}
 
 // Get returns one integration; access.CodeNotFound when there is none.
 func (s *Service) Get(ctx context.Context, id string) (*store.Integration, error) {

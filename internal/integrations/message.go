@@ -210,7 +210,7 @@ func render(n *access.Notification, f *facts, baseURL string) Message {
 	if f.req != nil {
 		link = "Request `" + f.req.ID + "`"
 		if baseURL != "" {
-			link = fmt.Sprintf("Request `%s` · <%s/requests/%s|Open in Sesame>", f.req.ID, baseURL, f.req.ID)
+			link = fmt.Sprintf("Request %#q · <%s/requests/%s|Open in Sesame>", f.req.ID, baseURL, f.req.ID)
 		}
 	}
 	reason := ""
@@ -276,8 +276,9 @@ func render(n *access.Notification, f *facts, baseURL string) Message {
 			errDetail(n.Data["error"], nil), link)
 	case access.NotifyUnmanagedAccess:
 		return newMessage(fmt.Sprintf(":mag: %s has %s on %s, granted outside Sesame", "*"+escape(n.Data["account"])+"*", ents, app), "", "")
+	default:
+		return newMessage(fmt.Sprintf("%s on %s: %s", ents, app, n.Kind), "", link)
 	}
-	return newMessage(fmt.Sprintf("%s on %s: %s", ents, app, n.Kind), "", link)
 }
 
 func errDetail(msg string, g *access.Grant) string {
@@ -309,7 +310,7 @@ func healthMessage(i *store.Integration, failing bool, lastError, baseURL string
 			"Messages held while it failed are being sent.", link)
 	}
 	return newMessage(fmt.Sprintf(":red_circle: The integration *%s* is failing", escape(i.Name)),
-		fmt.Sprintf("Slack answered `%s`. Its messages are kept and will be sent once it works again; fix the %s, then use *Send test message*.",
+		fmt.Sprintf("Slack answered %#q. Its messages are kept and will be sent once it works again; fix the %s, then use *Send test message*.",
 			escape(clip(lastError, 300)), destinationNoun(i)), link)
 }
 

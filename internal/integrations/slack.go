@@ -154,7 +154,7 @@ func (s *sender) webhook(ctx context.Context, hookURL string, m Message) error {
 // bot's DM with that user) with chat.postMessage.
 func (s *sender) postMessage(ctx context.Context, channel string, m Message) error {
 	if s.botToken == "" {
-		return &SendError{Code: "no_bot", Class: FailDestination, Err: errors.New("Slack is not configured (slack.bot_token)")}
+		return &SendError{Code: "no_bot", Class: FailDestination, Err: errors.New("the Slack bot is not configured (slack.bot_token)")}
 	}
 	body, err := json.Marshal(struct {
 		Channel string          `json:"channel"`
@@ -237,7 +237,7 @@ func CheckWebhookURL(raw string, allowLoopback bool) error {
 		return errors.New("not an incoming-webhook URL (https://hooks.slack.com/services/...)")
 	}
 	if !strings.HasPrefix(u.Path, "/services/") || len(strings.Split(strings.Trim(u.Path, "/"), "/")) < 3 {
-		return errors.New("an incoming-webhook URL has the path /services/T.../B.../...")
+		return errors.New("an incoming-webhook URL has the path /services/T…/B…/…")
 	}
 	host := u.Hostname()
 	if u.Scheme == "https" && slices.Contains(webhookHosts, host) && u.Port() == "" {

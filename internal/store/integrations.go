@@ -52,7 +52,7 @@ type IntegrationQueries interface {
 	// limit.
 	DeliveryList(ctx context.Context, integrationID string, states []DeliveryState, limit int) ([]*Delivery, error)
 	// DeliveryRelease makes every held delivery of integrationID pending
-	// again, due at now, and returns how many.
+	// again, due at now, with Attempts reset to 0, and returns how many.
 	DeliveryRelease(ctx context.Context, integrationID string, now time.Time) (int, error)
 }
 

@@ -238,7 +238,8 @@ func (q *queries) DeliveryList(ctx context.Context, integrationID string, states
 
 // DeliveryRelease implements store.IntegrationQueries.
 func (q *queries) DeliveryRelease(ctx context.Context, integrationID string, now time.Time) (int, error) {
-	n, err := q.execN(ctx, `UPDATE integration_deliveries SET state = ?, next_at = ? WHERE integration_id = ? AND state = ?`,
+	n, err := q.execN(ctx, `UPDATE integration_deliveries SET state = ?, next_at = ?, attempts = 0
+		WHERE integration_id = ? AND state = ?`,
 		string(store.DeliveryPending), q.tm(now), integrationID, string(store.DeliveryHeld))
 	if err != nil {
 		return 0, fmt.Errorf("release deliveries of integration %s: %w", integrationID, err)

@@ -207,6 +207,8 @@ func testIntegrations(t *testing.T, open Opener) {
 		}
 		p3, p1 := mk(3, i, store.DeliveryPending), mk(1, i, store.DeliveryPending)
 		h2 := mk(2, i, store.DeliveryHeld)
+		h2.Attempts = 4
+		require.NoError(t, b.st.DeliveryUpdate(b.ctx, h2))
 		mk(4, i, store.DeliverySent)
 		p5 := mk(5, j, store.DeliveryPending)
 
@@ -232,6 +234,7 @@ func testIntegrations(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.Equal(t, store.DeliveryPending, got.State)
 		require.Equal(t, truncUTC(b.now.Add(time.Hour)), got.NextAt)
+		require.Zero(t, got.Attempts, "a released delivery starts afresh")
 
 		require.NoError(t, b.st.IntegrationDelete(b.ctx, i.ID))
 		require.ErrorIs(t, b.st.IntegrationDelete(b.ctx, i.ID), store.ErrNotFound)
