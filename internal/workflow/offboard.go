@@ -159,7 +159,9 @@ func checkOffboarder(ctx context.Context, q store.Queries, actorID, userID strin
 
 // offboardSystem is the identity a request is cancelled with on behalf of
 // offboarding (an admin's rights, no person).
-var offboardSystem = access.User{ID: access.SystemActor, Status: access.UserActive, Roles: []access.Role{access.RoleAdmin}}
+func offboardSystem() *access.User {
+	return &access.User{ID: access.SystemActor, Status: access.UserActive, Roles: []access.Role{access.RoleAdmin}}
+}
 
 // offboardRequests cancels u's pending requests.
 func (s *Service) offboardRequests(ctx context.Context, q store.Queries, fx *effects, actorID string, u *access.User, reason string, res *OffboardResult) error {
@@ -174,8 +176,7 @@ func (s *Service) offboardRequests(ctx context.Context, q store.Queries, fx *eff
 		}
 		for _, r := range rs {
 			before := *r
-			sys := offboardSystem
-			if err := r.Cancel(&sys, fx.now); err != nil {
+			if err := r.Cancel(offboardSystem(), fx.now); err != nil {
 				return err
 			}
 			if err := q.RequestUpdate(ctx, r); err != nil {

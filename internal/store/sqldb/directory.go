@@ -390,7 +390,8 @@ func (q *queries) DirectoryMemberList(ctx context.Context, groupID string) ([]st
 	}
 	ids, err := collect(rows, func(s scanner) (string, error) {
 		var id string
-		return id, s.Scan(&id)
+		err := s.Scan(&id)
+		return id, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list members of group %s: %w", groupID, err)
