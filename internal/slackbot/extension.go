@@ -115,10 +115,10 @@ func (b *Bot) submitExtension(ctx context.Context, ic *slack.InteractionCallback
 func extensionLine(ri *requestInfo) string {
 	r := ri.Req
 	if ri.Extends == nil {
-		return fmt.Sprintf("Extension of grant `%s`: *%s* from approval", escape(r.ExtendsGrantID), humanDuration(r.Duration))
+		return fmt.Sprintf("Extension of grant %#q: *%s* from approval", escape(r.ExtendsGrantID), humanDuration(r.Duration))
 	}
 	g := ri.Extends
-	s := fmt.Sprintf("Extension of grant `%s`, now until %s: *%s* from approval", escape(g.ID), when(g.ExpiresAt), humanDuration(r.Duration))
+	s := fmt.Sprintf("Extension of grant %#q, now until %s: *%s* from approval", escape(g.ID), when(g.ExpiresAt), humanDuration(r.Duration))
 	if r.State == access.RequestPending {
 		s += fmt.Sprintf(" (until %s if approved when asked)", when(r.CreatedAt.Add(r.Duration)))
 	}

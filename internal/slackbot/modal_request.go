@@ -287,24 +287,27 @@ func summaryText(f requestForm) string {
 func submittedModal(user string, ri *requestInfo, baseURL string) slack.ModalViewRequest {
 	r := ri.Req
 	var b strings.Builder
-	if r.State == access.RequestExtended && ri.Extends != nil {
+	switch {
+	case r.State == access.RequestExtended && ri.Extends != nil:
 		fmt.Fprintf(&b, "⏩ *Extended at once* (rule `%s`): *%s* on *%s* now lasts until %s.",
 			escape(r.AutoApproveRule), escape(ri.roles()), escape(appName(ri.App)), when(ri.Extends.ExpiresAt))
-	} else if r.State == access.RequestApproved || r.State == access.RequestActive {
+	case r.State == access.RequestApproved || r.State == access.RequestActive:
 		rule := ""
 		if r.AutoApproveRule != "" {
 			rule = " (rule `" + escape(r.AutoApproveRule) + "`)"
 		}
 		fmt.Fprintf(&b, "✅ *Approved automatically*%s. I'm setting up *%s* on *%s* for *%s* and will send you a message when it's ready.",
 			rule, escape(ri.roles()), escape(appName(ri.App)), humanDuration(r.Duration))
-	} else if r.IsExtension() {
+	case r.IsExtension() && r.State == access.RequestPending && r.CurrentStep < len(r.Steps):
 		var asked []string
 		for _, id := range r.Steps[r.CurrentStep].Notified {
 			asked = append(asked, ri.who(id))
 		}
 		fmt.Fprintf(&b, "📨 *Extension request sent.* %s.\nI asked %s to approve (%s). I'll send you a message when they decide.",
 			extensionLine(ri), strings.Join(asked, ", "), stepText(r, r.CurrentStep))
-	} else {
+	case r.IsExtension():
+		fmt.Fprintf(&b, "Your extension request is *%s*. %s", r.State, requestLink(baseURL, r.ID))
+	default:
 		var asked []string
 		if len(r.Steps) > 0 {
 			for _, id := range r.Steps[r.CurrentStep].Notified {

@@ -74,10 +74,10 @@ func setupExt(t *testing.T, open opener) *extBundle {
 	return &extBundle{testBundle: b, stretch: st}
 }
 
-// hold gives who an active grant of ent for d (bob approves).
-func (b *testBundle) hold(t *testing.T, who, ent string, d time.Duration) *access.Grant {
+// hold gives alice an active grant of ent for 1h (bob approves).
+func (b *testBundle) hold(t *testing.T, ent string) *access.Grant {
 	t.Helper()
-	r := b.submit(t, who, workflow.SubmitParams{Entitlements: []string{ent}, Duration: d})
+	r := b.submit(t, "alice", workflow.SubmitParams{Entitlements: []string{ent}, Duration: time.Hour})
 	_, err := b.svc.Decide(t.Context(), b.id("bob"), workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
 	require.NoError(t, err)
 	g := b.grants(t, r.ID)[0]
@@ -107,7 +107,7 @@ func TestExtensionApprovedMovesTheSameGrant(t *testing.T) {
 	forEachDB(t, func(t *testing.T, open opener) {
 		b := setup(t, open)
 		ctx := t.Context()
-		g := b.hold(t, "alice", "github:read", time.Hour)
+		g := b.hold(t, "github:read")
 		require.Equal(t, t0.Add(time.Hour), g.ExpiresAt)
 
 		b.clock.Advance(30 * time.Minute)
@@ -168,7 +168,7 @@ func TestExtensionRejectedLeavesTheGrant(t *testing.T) {
 	t.Parallel()
 	b := setup(t, openers()["sqlite"])
 	ctx := t.Context()
-	g := b.hold(t, "alice", "github:read", time.Hour)
+	g := b.hold(t, "github:read")
 	r, err := b.svc.RequestExtension(ctx, b.id("alice"), workflow.ExtensionParams{GrantID: g.ID, Duration: 3 * time.Hour, Reason: "more please"})
 	require.NoError(t, err)
 	r, err = b.svc.Decide(ctx, b.id("carol"), workflow.DecideParams{RequestID: r.ID, Outcome: access.Reject, Comment: "finish tomorrow"})
@@ -191,7 +191,7 @@ func TestOverlappingRequestBecomesExtension(t *testing.T) {
 	t.Parallel()
 	b := setup(t, openers()["postgres"])
 	ctx := t.Context()
-	g := b.hold(t, "alice", "github:read", time.Hour)
+	g := b.hold(t, "github:read")
 
 	r := b.submit(t, "alice", workflow.SubmitParams{Entitlements: []string{"github:read"}, Duration: 3 * time.Hour})
 	require.Equal(t, g.ID, r.ExtendsGrantID, "a request for what alice holds asks to extend it")
@@ -217,13 +217,13 @@ func TestOverlappingRequestBecomesExtension(t *testing.T) {
 	require.False(t, other.IsExtension())
 }
 
-func TestExtensionRefusals(t *testing.T) {
+func TestExtensionRefusals(t *testing.T) { //nolint:tparallel // the checks after the cases need them finished
 	t.Parallel()
 	b := setupExt(t, openers()["sqlite"])
 	ctx := t.Context()
-	g := b.hold(t, "alice", "github:read", time.Hour)
-	locked := b.hold(t, "alice", "locked:read", time.Hour)
-	ended := b.hold(t, "alice", "ops:read", time.Hour)
+	g := b.hold(t, "github:read")
+	locked := b.hold(t, "locked:read")
+	ended := b.hold(t, "ops:read")
 	_, err := b.svc.RevokeNow(ctx, b.id("alice"), ended.ID, "done")
 	require.NoError(t, err)
 	b.clock.Advance(30 * time.Minute)
@@ -245,19 +245,22 @@ func TestExtensionRefusals(t *testing.T) {
 		{"grant ended", "alice", workflow.ExtensionParams{GrantID: ended.ID, Duration: 2 * time.Hour}, access.CodeConflict, "", "only active grants"},
 		{"unknown grant", "alice", workflow.ExtensionParams{GrantID: "grt_nope", Duration: 2 * time.Hour}, access.CodeNotFound, "", ""},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := b.svc.RequestExtension(ctx, b.id(tc.who), tc.p)
-			require.Error(t, err)
-			require.Equal(t, tc.code, access.ErrorCode(err), err.Error())
-			require.Contains(t, err.Error(), tc.msg)
-			if tc.field != "" {
-				ae, ok := err.(*access.Error)
-				require.True(t, ok, "%T", err)
-				require.Equal(t, tc.field, ae.Fields[0].Field, err.Error())
-			}
-		})
-	}
+	t.Run("cases", func(t *testing.T) {
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				_, err := b.svc.RequestExtension(ctx, b.id(tc.who), tc.p)
+				require.Error(t, err)
+				require.Equal(t, tc.code, access.ErrorCode(err), err.Error())
+				require.Contains(t, err.Error(), tc.msg)
+				if tc.field != "" {
+					var ae *access.Error
+					require.ErrorAs(t, err, &ae)
+					require.Equal(t, tc.field, ae.Fields[0].Field, err.Error())
+				}
+			})
+		}
+	})
 	list, _, err := b.st.RequestList(ctx, store.RequestListParams{States: []access.RequestState{access.RequestPending}})
 	require.NoError(t, err)
 	require.Empty(t, list, "a refused extension leaves nothing behind")
@@ -275,7 +278,7 @@ func TestExtensionAutoRules(t *testing.T) {
 	t.Parallel()
 	b := setupExt(t, openers()["sqlite"])
 	ctx := t.Context()
-	g := b.hold(t, "alice", "ops:read", time.Hour)
+	g := b.hold(t, "ops:read")
 	b.clock.Advance(30 * time.Minute)
 
 	// 1h from now moves the expiry by 30m, within ops' auto_within 1h.
@@ -296,7 +299,7 @@ func TestExtensionAutoRules(t *testing.T) {
 
 	// easy: always at once; its connector's own expiry moves too, and the
 	// credentials it re-issues wait for the holder.
-	e := b.hold(t, "alice", "easy:read", time.Hour)
+	e := b.hold(t, "easy:read")
 	b.enq.extend = nil
 	r, err = b.svc.RequestExtension(ctx, b.id("alice"), workflow.ExtensionParams{GrantID: e.ID, Duration: 4 * time.Hour})
 	require.NoError(t, err)
@@ -330,7 +333,7 @@ func TestExtensionFailsWhenTheGrantEndedFirst(t *testing.T) {
 	t.Parallel()
 	b := setup(t, openers()["sqlite"])
 	ctx := t.Context()
-	g := b.hold(t, "alice", "github:read", time.Hour)
+	g := b.hold(t, "github:read")
 	r, err := b.svc.RequestExtension(ctx, b.id("alice"), workflow.ExtensionParams{GrantID: g.ID, Duration: 2 * time.Hour, Reason: "need more time"})
 	require.NoError(t, err)
 	b.clock.Set(g.ExpiresAt)
@@ -348,7 +351,7 @@ func TestDirectExtendByOwner(t *testing.T) {
 	t.Parallel()
 	b := setupExt(t, openers()["sqlite"])
 	ctx := t.Context()
-	g := b.hold(t, "alice", "easy:read", time.Hour)
+	g := b.hold(t, "easy:read")
 	b.enq.revoke, b.enq.extend = nil, nil
 	got, err := b.svc.Extend(ctx, b.id("bob"), g.ID, 3*time.Hour)
 	require.NoError(t, err)
