@@ -60,7 +60,7 @@ func (s *Service) raise(ctx context.Context, q store.Queries, t *tx, a *access.A
 		map[string]any{"type": a.Type, "dedup_key": a.DedupKey}); err != nil {
 		return false, err
 	}
-	t.alerts = append(t.alerts, a.ID)
+	t.alerts = append(t.alerts, Delivery{AlertID: a.ID})
 	return true, nil
 }
 
@@ -244,8 +244,11 @@ func (s *Service) ReviewURL(a *access.Alert) string {
 // already, and records the outcome. It is the delivery job: running it
 // again after success does nothing. A retryable failure is returned (the
 // job retries; a *connector.RetryAfterError says how long to wait); a
-// permanent one marks the delivery failed and returns nil.
-func (s *Service) Deliver(ctx context.Context, id string) error {
+// permanent one marks the delivery failed and returns nil. An update job
+// (rev > 0) never posts: while the first post is still in flight (no ts
+// stored yet) it asks to be retried in a second, so that a message is
+// never posted twice.
+func (s *Service) Deliver(ctx context.Context, id string, rev int) error {
 	for range 3 {
 		a, err := s.st.AlertGetByID(ctx, id, false)
 		if errors.Is(err, store.ErrNotFound) {
@@ -256,6 +259,9 @@ func (s *Service) Deliver(ctx context.Context, id string) error {
 		}
 		if a.Delivery != access.DeliveryPending {
 			return nil
+		}
+		if rev > 0 && a.TS == "" && a.Attempts == 0 {
+			return &connector.RetryAfterError{After: time.Second, Err: fmt.Errorf("alert %s: first post in flight", id)}
 		}
 		err = s.deliverOnce(ctx, a)
 		if !errors.Is(err, store.ErrConflict) {
@@ -416,7 +422,7 @@ func (s *Service) Act(ctx context.Context, actorID, alertID, action string) (*ac
 		if err := audit(ctx, q, t.now, actor.ID, verb, "alert", a.ID, &before, a, nil); err != nil {
 			return err
 		}
-		t.alerts = append(t.alerts, a.ID)
+		t.alerts = append(t.alerts, Delivery{AlertID: a.ID, Rev: a.Version})
 		out = a
 		return nil
 	})
@@ -532,11 +538,11 @@ func (s *Service) Sweep(ctx context.Context, stall time.Duration) (int, error) {
 	if err != nil || len(list) == 0 {
 		return 0, err
 	}
-	idsOf := make([]string, 0, len(list))
+	ds := make([]Delivery, 0, len(list))
 	for _, a := range list {
-		idsOf = append(idsOf, a.ID)
+		ds = append(ds, Delivery{AlertID: a.ID})
 	}
-	return len(idsOf), enq.EnqueueAlerts(ctx, idsOf)
+	return len(ds), enq.EnqueueAlerts(ctx, ds)
 }
 
 // Get returns an alert (for the API).

@@ -36,15 +36,24 @@ type Message struct {
 	ReviewURL string
 }
 
-// Enqueuer enqueues the delivery jobs of alerts (the job queue).
+// Delivery names one delivery job: the alert, and Rev, 0 for the first
+// post (and the sweep) or the alert's Version after a button changed it
+// (so that the update job is not merged with a post job still running).
+type Delivery struct {
+	AlertID string
+	Rev     int
+}
+
+// Enqueuer enqueues the delivery jobs of alerts (the job queue). Jobs
+// with equal deliveries waiting at once are one job.
 type Enqueuer interface {
-	EnqueueAlerts(ctx context.Context, alertIDs []string) error
+	EnqueueAlerts(ctx context.Context, ds []Delivery) error
 }
 
 // TxEnqueuer is an Enqueuer that can enqueue inside a store transaction;
 // ok is false when it cannot (the caller then enqueues after commit).
 type TxEnqueuer interface {
-	EnqueueAlertsTx(ctx context.Context, q store.Queries, alertIDs []string) (ok bool, err error)
+	EnqueueAlertsTx(ctx context.Context, q store.Queries, ds []Delivery) (ok bool, err error)
 }
 
 // Config configures a Service. Store and Clock are required.
@@ -136,7 +145,7 @@ func (s *Service) now() time.Time { return s.clock.Now().UTC() }
 // tx collects what one transaction did: alerts to deliver.
 type tx struct {
 	now    time.Time
-	alerts []string
+	alerts []Delivery
 }
 
 // run runs fn in a transaction and enqueues the deliveries it made: in

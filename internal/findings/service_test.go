@@ -67,17 +67,17 @@ func (p *poster) UpdateAlert(_ context.Context, _, ts string, m findings.Message
 // enqueuer records the alerts queued for delivery.
 type enqueuer struct {
 	mu  sync.Mutex
-	ids []string
+	ids []findings.Delivery
 }
 
-func (e *enqueuer) EnqueueAlerts(_ context.Context, ids []string) error {
+func (e *enqueuer) EnqueueAlerts(_ context.Context, ds []findings.Delivery) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.ids = append(e.ids, ids...)
+	e.ids = append(e.ids, ds...)
 	return nil
 }
 
-func (e *enqueuer) take() []string {
+func (e *enqueuer) take() []findings.Delivery {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := e.ids
@@ -149,8 +149,8 @@ func (b *testBundle) alerts(t *testing.T, typ access.AlertType) []*access.Alert 
 
 func (b *testBundle) deliverAll(t *testing.T) {
 	t.Helper()
-	for _, id := range b.enq.take() {
-		require.NoError(t, b.svc.Deliver(b.ctx, id))
+	for _, d := range b.enq.take() {
+		require.NoError(t, b.svc.Deliver(b.ctx, d.AlertID, d.Rev))
 	}
 }
 
@@ -245,19 +245,20 @@ func TestDeliverAndButtons(t *testing.T) {
 	b := setup(t)
 	_, err := b.svc.Ingest(b.ctx, "usr_carol", []findings.Event{{Source: "s", AppName: "Notion", AppDomain: "notion.so", SeenAt: b.clock.Now()}})
 	require.NoError(t, err)
-	ids := b.enq.take()
-	require.Len(t, ids, 1)
-	id := ids[0]
+	ds := b.enq.take()
+	require.Len(t, ds, 1)
+	id := ds[0].AlertID
+	require.Zero(t, ds[0].Rev)
 
 	// Slack fails twice (rate limited, then a 500), then works.
 	b.poster.FailWith = []error{&connector.RetryAfterError{After: 3 * time.Second, Err: errors.New("ratelimited")}, errors.New("http 500")}
-	err = b.svc.Deliver(b.ctx, id)
+	err = b.svc.Deliver(b.ctx, id, 0)
 	after, ok := connector.RetryAfter(err)
 	require.True(t, ok)
 	require.Equal(t, 3*time.Second, after)
-	require.Error(t, b.svc.Deliver(b.ctx, id))
-	require.NoError(t, b.svc.Deliver(b.ctx, id))
-	require.NoError(t, b.svc.Deliver(b.ctx, id), "a repeated job does nothing")
+	require.Error(t, b.svc.Deliver(b.ctx, id, 0))
+	require.NoError(t, b.svc.Deliver(b.ctx, id, 0))
+	require.NoError(t, b.svc.Deliver(b.ctx, id, 0), "a repeated job does nothing")
 	require.Len(t, b.poster.posts, 1, "posted once")
 	a, err := b.svc.Get(b.ctx, id)
 	require.NoError(t, err)

@@ -15,13 +15,16 @@ import (
 
 // Findings is what the findings workers call: *findings.Service.
 type Findings interface {
-	Deliver(ctx context.Context, alertID string) error
+	Deliver(ctx context.Context, alertID string, rev int) error
 	SyncAll(ctx context.Context) (findings.SyncReport, error)
 }
 
-// AlertDeliverArgs posts (or updates) one alert's channel message.
+// AlertDeliverArgs posts (or updates) one alert's channel message. Rev is
+// findings.Delivery.Rev: an update after a button click is a job of its
+// own, not merged with the post job that may still be running.
 type AlertDeliverArgs struct {
 	AlertID string `json:"alert_id"`
+	Rev     int    `json:"rev,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -60,34 +63,34 @@ func (q *Queue) SetFindings(f Findings) {
 	q.findings.f = f
 }
 
-func alertParams(alertIDs []string) []river.InsertManyParams {
-	ps := make([]river.InsertManyParams, 0, len(alertIDs))
-	for _, id := range alertIDs {
-		ps = append(ps, river.InsertManyParams{Args: AlertDeliverArgs{AlertID: id},
+func alertParams(ds []findings.Delivery) []river.InsertManyParams {
+	ps := make([]river.InsertManyParams, 0, len(ds))
+	for _, d := range ds {
+		ps = append(ps, river.InsertManyParams{Args: AlertDeliverArgs{AlertID: d.AlertID, Rev: d.Rev},
 			InsertOpts: &river.InsertOpts{MaxAttempts: alertAttempts, Priority: 2, UniqueOpts: uniqueOpts()}})
 	}
 	return ps
 }
 
 // EnqueueAlerts implements findings.Enqueuer.
-func (q *Queue) EnqueueAlerts(ctx context.Context, alertIDs []string) error {
-	if len(alertIDs) == 0 {
+func (q *Queue) EnqueueAlerts(ctx context.Context, ds []findings.Delivery) error {
+	if len(ds) == 0 {
 		return nil
 	}
-	return q.insertMany(ctx, alertParams(alertIDs))
+	return q.insertMany(ctx, alertParams(ds))
 }
 
 // EnqueueAlertsTx implements findings.TxEnqueuer (SQLite: in the store's
 // transaction; PostgreSQL: false, enqueued after commit).
-func (q *Queue) EnqueueAlertsTx(ctx context.Context, tx store.Queries, alertIDs []string) (bool, error) {
-	if q.insertManyTx == nil || len(alertIDs) == 0 {
+func (q *Queue) EnqueueAlertsTx(ctx context.Context, tx store.Queries, ds []findings.Delivery) (bool, error) {
+	if q.insertManyTx == nil || len(ds) == 0 {
 		return false, nil
 	}
 	sqlTx, ok := sqldb.SQLTx(tx)
 	if !ok {
 		return false, nil
 	}
-	return true, q.insertManyTx(ctx, sqlTx, alertParams(alertIDs))
+	return true, q.insertManyTx(ctx, sqlTx, alertParams(ds))
 }
 
 // EnqueueDiscovery asks for a discovery sync now (one at a time).
@@ -106,7 +109,7 @@ func (w *alertDeliverWorker) Work(ctx context.Context, j *river.Job[AlertDeliver
 	if f == nil {
 		return errors.New("findings are not wired yet")
 	}
-	return result(f.Deliver(ctx, j.Args.AlertID), w.q.clock.Now())
+	return result(f.Deliver(ctx, j.Args.AlertID, j.Args.Rev), w.q.clock.Now())
 }
 
 type discoveryWorker struct {

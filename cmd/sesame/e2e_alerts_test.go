@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sesame-access/sesame/internal/access"
+	"github.com/sesame-access/sesame/internal/slackfake"
+	"github.com/sesame-access/sesame/internal/store/sqlite"
+)
+
+// alertsConfig has a watchlist app, an admin (carol) and a non-admin
+// (alice); frank is offboarded between the two runs of the test.
+const alertsConfig = `slack:
+  alerts_channel: C0SEC
+alerts:
+  discovery_interval: 1h
+catalog:
+  apps:
+    - id: github
+      name: GitHub
+      connector: {type: fake}
+      owners: [bob@example.com]
+      watchlist: true
+      entitlements: [{key: read}]
+users:
+  - {email: carol@example.com, name: Carol, roles: [admin]}
+  - {email: alice@example.com, name: Alice}
+  - {email: bob@example.com, name: Bob}
+  - {email: frank@example.com, name: Frank}
+policies:
+  - {id: default, default: true, steps: [{approvers: {app_owners: true}}]}
+`
+
+// TestSecurityAlertsThroughTheBinary runs the real binary against the
+// strict Slack fake: a custom source reports a new app and a sign-up in a
+// watchlist app; the first posts fail (a 500, then a 429) and the alerts
+// are posted once each when Slack recovers; a non-admin's click is refused
+// and changes nothing; the admin's Add to Watchlist and Ignore update the
+// messages, put the discovered app on the watchlist and are audited; a
+// restart posts nothing again; an offboarded person's account raises the
+// offboarded alert, with a link to the person.
+func TestSecurityAlertsThroughTheBinary(t *testing.T) {
+	t.Parallel()
+	fake := slackfake.New(slackfake.Options{})
+	t.Cleanup(fake.Close)
+	fake.AddUser(slackfake.User{ID: "U0CAROL", Name: "carol", RealName: "Carol", Email: "carol@example.com", EmailConfirmed: true})
+	fake.AddUser(slackfake.User{ID: "U0ALICE", Name: "alice", RealName: "Alice", Email: "alice@example.com", EmailConfirmed: true})
+	fake.AddChannel("C0SEC", "security", "U0BOT", "U0CAROL", "U0ALICE")
+	dir := t.TempDir()
+	cfgPath := writeFile(t, dir, "sesame.yaml", alertsConfig)
+	env := []string{
+		"SESAME_CONFIG=" + cfgPath,
+		"SESAME_DATA_DIR=" + filepath.Join(dir, "data"),
+		"SESAME_SLACK_MODE=http",
+		"SESAME_SERVER_BASE_URL=https://sesame.example.com",
+		"SESAME_SLACK_BOT_TOKEN=" + fake.BotToken(),
+		"SESAME_SLACK_API_URL=" + fake.APIURL(),
+		"SESAME_SLACK_SIGNING_SECRET=" + fake.SigningSecret(),
+	}
+	p := startServe(t, env)
+	fake.SetRequestURL(p.url())
+	carol := client{t, p.url(), strings.TrimSpace(runCLI(t, env, "token", "create", "--user", "carol@example.com"))}
+	alice := client{t, p.url(), strings.TrimSpace(runCLI(t, env, "token", "create", "--user", "alice@example.com"))}
+
+	// Slack fails the first two posts.
+	fake.FailNextStatus("chat.postMessage", 1, http.StatusInternalServerError)
+	fake.FailNextStatus("chat.postMessage", 1, http.StatusTooManyRequests)
+
+	events := map[string]any{"events": []map[string]any{
+		{"source": "email-gateway", "app_name": "Notion Labs, Inc.", "app_domain": "https://www.notion.so"},
+		{"source": "email-gateway", "app_name": "notion"}, // the same app
+		{"source": "email-gateway", "app_name": "GitHub", "account_email": "Mallory@Example.com"},
+	}}
+	require.Equal(t, http.StatusForbidden, alice.do(http.MethodPost, "/discovery/events", events, nil), "only admins ingest")
+	require.Equal(t, http.StatusUnprocessableEntity, carol.do(http.MethodPost, "/discovery/events",
+		map[string]any{"source": "x", "account_email": "not-an-email"}, nil))
+	var res struct {
+		NewApps int `json:"new_apps"`
+		Alerts  int `json:"alerts"`
+	}
+	require.Equal(t, http.StatusOK, carol.do(http.MethodPost, "/discovery/events", events, &res))
+	require.Equal(t, 1, res.NewApps)
+	require.Equal(t, 2, res.Alerts)
+
+	waitUntil(t, 60*time.Second, "both alerts posted", func() bool { return len(fake.Messages("C0SEC")) == 2 })
+	posts := fake.Calls("chat.postMessage")
+	require.Len(t, posts, 4, "two failed attempts, then one post per alert")
+	require.Equal(t, http.StatusInternalServerError, posts[0].Status)
+	require.Equal(t, http.StatusTooManyRequests, posts[1].Status)
+	newApp, signup := findMessage(t, fake, "Newly discovered app"), findMessage(t, fake, "Sign-up on a watchlist app")
+	require.Contains(t, slackfake.BlockText(newApp.Blocks), "Notion Labs, Inc.")
+	require.Contains(t, string(newApp.Blocks), "https://sesame.example.com/catalog/discovered/notion")
+	require.Contains(t, slackfake.BlockText(signup.Blocks), "mallory@example.com")
+	require.Contains(t, string(signup.Blocks), "https://sesame.example.com/catalog/github")
+
+	// Alice is not an admin: refused, told why, the message unchanged.
+	_, err := fake.Click(t.Context(), "U0ALICE", slackfake.InMessage("C0SEC", newApp.TS), "alert_watch")
+	require.NoError(t, err)
+	waitUntil(t, 10*time.Second, "alice is told", func() bool { return strings.Contains(fake.LastEphemeral("U0ALICE"), "Only Sesame admins") })
+	m, _ := fake.Message("C0SEC", newApp.TS)
+	require.Zero(t, m.Updates)
+	require.Equal(t, http.StatusForbidden, alice.do(http.MethodPost, "/alerts/x/watch", nil, nil))
+
+	// Carol adds Notion to the watchlist, and ignores the GitHub sign-up.
+	_, err = fake.Click(t.Context(), "U0CAROL", slackfake.InMessage("C0SEC", newApp.TS), "alert_watch")
+	require.NoError(t, err)
+	waitUntil(t, 20*time.Second, "the new-app message shows Watching", func() bool {
+		m, _ := fake.Message("C0SEC", newApp.TS)
+		return m.Updates > 0 && strings.Contains(slackfake.BlockText(m.Blocks), "Watching")
+	})
+	var app access.App
+	require.Equal(t, http.StatusOK, carol.do(http.MethodGet, "/apps/notion", nil, &app))
+	require.True(t, app.Watchlist)
+	_, err = fake.Click(t.Context(), "U0CAROL", slackfake.InMessage("C0SEC", signup.TS), "alert_ignore")
+	require.NoError(t, err)
+	waitUntil(t, 20*time.Second, "the sign-up message shows Ignored", func() bool {
+		m, _ := fake.Message("C0SEC", signup.TS)
+		return strings.Contains(slackfake.BlockText(m.Blocks), "Ignored")
+	})
+	var audit struct {
+		Items []struct {
+			Action  string `json:"action"`
+			ActorID string `json:"actor_id"`
+		} `json:"items"`
+	}
+	require.Equal(t, http.StatusOK, carol.do(http.MethodGet, "/audit?action=alert.&limit=100", nil, &audit))
+	var actions []string
+	for _, e := range audit.Items {
+		actions = append(actions, e.Action)
+	}
+	require.Contains(t, actions, "alert.watched")
+	require.Contains(t, actions, "alert.ignored")
+	require.Contains(t, actions, "alert.action_refused")
+
+	// A sign-up in the newly watched app alerts; one in the ignored app's
+	// place (GitHub) does not.
+	require.Equal(t, http.StatusOK, carol.do(http.MethodPost, "/discovery/events", map[string]any{"events": []map[string]any{
+		{"source": "email-gateway", "app_domain": "notion.so", "account_email": "eve@example.com"},
+		{"source": "email-gateway", "app_name": "GitHub", "account_email": "trudy@example.com"},
+	}}, nil))
+	waitUntil(t, 20*time.Second, "the Notion sign-up is posted", func() bool { return len(fake.Messages("C0SEC")) == 3 })
+
+	// Restart, with frank offboarded meanwhile (as the identity provider
+	// would do it): nothing is posted again.
+	p.interrupt(t)
+	offboard(t, filepath.Join(dir, "data", "sesame.db"), "frank@example.com")
+	p = startServe(t, env)
+	fake.SetRequestURL(p.url())
+	carol.base = p.url()
+	require.Equal(t, http.StatusAccepted, carol.do(http.MethodPost, "/discovery/sync", nil, nil))
+	waitUntil(t, 20*time.Second, "the discovery sync ran", func() bool { return strings.Contains(p.Logs(), "discovery sync") })
+	require.Len(t, fake.Messages("C0SEC"), 3, "no alert is posted twice across a restart")
+
+	require.Equal(t, http.StatusOK, carol.do(http.MethodPost, "/discovery/events",
+		map[string]any{"source": "okta-export", "app_name": "GitHub", "account_email": "frank@example.com"}, nil))
+	waitUntil(t, 20*time.Second, "the offboarded alert is posted", func() bool { return len(fake.Messages("C0SEC")) == 4 })
+	off := findMessage(t, fake, "Offboarded person with active accounts")
+	require.Contains(t, slackfake.BlockText(off.Blocks), "frank@example.com")
+	require.Contains(t, string(off.Blocks), "https://sesame.example.com/people/usr_")
+	_, err = fake.Click(t.Context(), "U0CAROL", slackfake.InMessage("C0SEC", off.TS), "alert_watch")
+	require.NoError(t, err)
+	waitUntil(t, 20*time.Second, "the offboarded message shows Watching", func() bool {
+		m, _ := fake.Message("C0SEC", off.TS)
+		return strings.Contains(slackfake.BlockText(m.Blocks), "Watching")
+	})
+	require.Len(t, fake.Calls("chat.postMessage"), 6, "4 alerts, 2 failed attempts, nothing posted twice")
+	require.Empty(t, fake.Violations(), "%v", fake.Violations())
+}
+
+// findMessage returns the C0SEC message whose blocks contain text.
+func findMessage(t *testing.T, fake *slackfake.Server, text string) slackfake.Message {
+	t.Helper()
+	for _, m := range fake.Messages("C0SEC") {
+		if strings.Contains(slackfake.BlockText(m.Blocks), text) {
+			return m
+		}
+	}
+	t.Fatalf("no message in C0SEC contains %q", text)
+	return slackfake.Message{}
+}
+
+// offboard marks a person offboarded directly in the stopped server's
+// database.
+func offboard(t *testing.T, path, email string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, st.Close()) }()
+	u, err := st.UserGetByEmail(ctx, email)
+	require.NoError(t, err)
+	u.Status = access.UserOffboarded
+	require.NoError(t, st.UserUpsert(ctx, u))
+}
