@@ -4,12 +4,26 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/sesame-access/sesame/internal/scimserver"
 	"github.com/sesame-access/sesame/internal/secrets"
 )
 
-// startIdentity wires this part of the server onto mux. It runs after the Slack
-// bot is started and before the job queue starts.
-func (m *Main) startIdentity(ctx context.Context, mux *http.ServeMux, box *secrets.Box) error {
-	_, _, _ = ctx, mux, box
+// startIdentity wires this part of the server onto mux: the SCIM 2.0
+// server at /scim/v2/, through which identity providers push people,
+// groups and deactivations (deactivation runs the workflow's Offboard).
+// It runs after the Slack bot is started and before the job queue starts.
+// The box is unused: SCIM stores only token hashes.
+func (m *Main) startIdentity(_ context.Context, mux *http.ServeMux, _ *secrets.Box) error {
+	srv, err := scimserver.New(scimserver.Config{
+		Store:      m.db.store,
+		Clock:      m.Clock,
+		Offboarder: m.svc,
+		Logger:     m.Logger.With("component", "scim"),
+		BaseURL:    m.Config.Server.BaseURL,
+	})
+	if err != nil {
+		return err
+	}
+	mux.Handle(scimserver.Prefix+"/", srv.Handler())
 	return nil
 }

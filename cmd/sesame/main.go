@@ -31,6 +31,7 @@ Server and operators:
   token list        list API tokens
   token revoke      revoke an API token
   migrate           apply database migrations and exit
+  scim token        create|list|revoke bearer tokens of SCIM provisioning clients (Okta, Entra)
   slack manifest    print the Slack app manifest (socket or http mode)
   slack link        bind a Slack user who ran "/access login" to a Sesame user
   policy test       explain what the policies do with a request
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return adminCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "migrate":
 		return migrateCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "scim":
+		return scimCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "slack":
 		return slackCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":

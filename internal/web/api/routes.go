@@ -54,6 +54,10 @@ func routeTable() []route {
 
 		{Method: http.MethodGet, Path: Prefix + "/me", Handle: (*handler).getMe},
 		{Method: http.MethodGet, Path: Prefix + "/users", Handle: (*handler).listUsers},
+		{Method: http.MethodGet, Path: Prefix + "/users/{id}", Handle: (*handler).getUser},
+		{Method: http.MethodPost, Path: Prefix + "/users/{id}/offboard", Handle: (*handler).offboardUser},
+		{Method: http.MethodGet, Path: Prefix + "/groups", Handle: (*handler).listGroups},
+		{Method: http.MethodGet, Path: Prefix + "/groups/{id}", Handle: (*handler).getGroup},
 
 		{Method: http.MethodGet, Path: Prefix + "/tokens", Handle: (*handler).listTokens},
 		{Method: http.MethodDelete, Path: Prefix + "/tokens/{id}", Handle: (*handler).revokeToken},
