@@ -27,4 +27,11 @@
 // Errors carry Okta's errorCode and errorId, never the token.
 // Pagination follows the rel="next" Link header as given (Okta sends one
 // Link header per relation), refusing links to another host.
+//
+// # Discovery
+//
+// DiscoverApps (connector.AppDiscoverer, source "okta") lists the org's
+// active apps and the emails of the users assigned to each, for security
+// alerts about newly discovered apps and sign-ups (discover.go). The token
+// needs read access to apps (okta.apps.read with OAuth).
 package okta

@@ -1,6 +1,7 @@
 // Package okta is a fake of the parts of the Okta Management API that
 // Sesame's okta connector uses: users (get by id or login, list), groups
-// (get, list with a type filter), group members (list, add, remove).
+// (get, list with a type filter), group members (list, add, remove), and
+// apps with their assigned users (list; apps.go).
 //
 // What it enforces, as Okta documents it:
 //   - "Authorization: SSWS <token>" (401 E0000011 otherwise); tokens
@@ -9,7 +10,8 @@
 //   - error bodies {errorCode, errorSummary, errorLink, errorId,
 //     errorCauses}; unknown users and groups are 404 E0000007;
 //   - cursor pagination: limit (users: default and max 200; groups:
-//     default and max 10000; group members: default and max 1000; larger
+//     default and max 10000; group members: default and max 1000; apps:
+//     default 20, max 200; app users: default 50, max 500; larger
 //     values are capped), an opaque after cursor, and one Link header per
 //     relation: rel="self" and, when there is more, rel="next";
 //   - X-Rate-Limit-Limit, -Remaining and -Reset (epoch seconds) on every
@@ -63,6 +65,7 @@ type Server struct {
 	tokens map[string]Token
 	users  []*User // in creation order, which is Okta's list order
 	groups []*group
+	apps   []*app // apps.go
 	nextID int
 	errID  int
 }
@@ -160,6 +163,8 @@ func (s *Server) routes() {
 	h("GET /api/v1/groups/{groupId}/users", s.listMembers)
 	h("PUT /api/v1/groups/{groupId}/users/{userId}", s.addMember)
 	h("DELETE /api/v1/groups/{groupId}/users/{userId}", s.removeMember)
+	h("GET /api/v1/apps", s.listApps)
+	h("GET /api/v1/apps/{appId}/users", s.listAppUsers)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
