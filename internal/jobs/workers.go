@@ -121,6 +121,24 @@ func (w *deliverWorker) Work(ctx context.Context, j *river.Job[DeliverArgs]) err
 			errs = append(errs, fmt.Errorf("notification %s: %w", id, err))
 		}
 	}
+	return deliverResult(errs)
+}
+
+// deliverResult is the outcome of a delivery batch: when a recipient's
+// service rate-limited any delivery (Slack's 429 Retry-After), the job
+// waits as long as the longest wait asked (a snooze, which River does not
+// count as a failed attempt) and then retries the undelivered ones;
+// otherwise the joined errors go to River's backoff.
+func deliverResult(errs []error) error {
+	var wait time.Duration
+	for _, err := range errs {
+		if after, ok := connector.RetryAfter(err); ok {
+			wait = max(wait, after, time.Second)
+		}
+	}
+	if wait > 0 {
+		return river.JobSnooze(wait)
+	}
 	return errors.Join(errs...)
 }
 

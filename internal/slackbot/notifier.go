@@ -12,6 +12,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/sesame-access/sesame/internal/access"
+	"github.com/sesame-access/sesame/internal/connector"
 	"github.com/sesame-access/sesame/internal/store"
 )
 
@@ -30,11 +31,26 @@ type notifier Bot
 
 // Deliver sends n to its recipient and republishes the recipient's Home
 // tab. It returns an error (for the job queue to retry with backoff) when
-// Slack fails or rate-limits; a retry never posts a message twice, since
-// the posted message's channel and ts are kept in n.Data and a retry
-// updates it instead. Offboarded or deleted recipients are skipped.
+// Slack fails; when Slack rate-limits (429), the error is a
+// *connector.RetryAfterError carrying Slack's Retry-After, so the job
+// waits that long. A retry never posts a message twice, since the posted
+// message's channel and ts are kept in n.Data and a retry updates it
+// instead. Offboarded or deleted recipients are skipped.
 func (nt *notifier) Deliver(ctx context.Context, n *access.Notification) error {
-	b := (*Bot)(nt)
+	return rateLimited((*Bot)(nt).deliver(ctx, n))
+}
+
+// rateLimited turns Slack's 429 (a *slack.RateLimitedError anywhere in
+// err) into a *connector.RetryAfterError with Slack's Retry-After; other
+// errors are returned as they are.
+func rateLimited(err error) error {
+	if rl, ok := errors.AsType[*slack.RateLimitedError](err); ok {
+		return &connector.RetryAfterError{After: rl.RetryAfter, Err: err}
+	}
+	return err
+}
+
+func (b *Bot) deliver(ctx context.Context, n *access.Notification) error {
 	recipient, err := b.st.UserGetByID(ctx, n.RecipientID)
 	if errors.Is(err, store.ErrNotFound) {
 		b.log.WarnContext(ctx, "notification for an unknown user dropped", "notification", n.ID, "recipient", n.RecipientID)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sesame-access/sesame/internal/access"
+	"github.com/sesame-access/sesame/internal/connector"
 	"github.com/sesame-access/sesame/internal/policy"
 	"github.com/sesame-access/sesame/internal/store"
 )
@@ -45,7 +46,11 @@ func (s *Service) Deliver(ctx context.Context, notificationID string) error {
 		return &RetryableError{Err: sendErr}
 	}
 	now := s.now()
-	n.Attempts++
+	// A rate-limited try (the recipient's service said when to come
+	// back) does not count against MaxDeliveryAttempts.
+	if _, limited := connector.RetryAfter(sendErr); !limited {
+		n.Attempts++
+	}
 	switch {
 	case sendErr == nil:
 		n.State = access.NotificationSent
