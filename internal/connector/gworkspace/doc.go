@@ -16,6 +16,7 @@
 //	| customer             | no                | my_customer                     | customer id whose groups and users are listed        |
 //	| member_role          | no                | MEMBER                          | role given on grant: MEMBER, MANAGER or OWNER        |
 //	| timeout              | no                | 30s                             | per-request HTTP timeout                             |
+//	| discover_oauth_apps  | no                | false                           | list users' OAuth grants for app discovery           |
 //
 // The key is parsed when the connector is built (no network); errors
 // never quote it. Access tokens are cached until a minute before they
@@ -37,4 +38,14 @@
 // is given); other 403 (forbidden), 401, 404 (grant), 400 are permanent.
 // Token endpoint refusals (invalid_grant, unauthorized_client) are
 // permanent; its 429, 5xx and network errors are retryable.
+//
+// # Discovery
+//
+// With discover_oauth_apps: true the connector is a connector.AppDiscoverer
+// (source "gworkspace", discover.go): it asks for the extra scope
+// https://www.googleapis.com/auth/admin.directory.user.security (add it
+// to the service account's domain-wide delegation) and reads every user's
+// OAuth grants with tokens.list (one call per user), so that security
+// alerts report third-party apps people connected to their Google
+// account.
 package gworkspace

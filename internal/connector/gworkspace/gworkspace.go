@@ -27,6 +27,8 @@ const (
 	settingCustomer    = "customer"
 	settingRole        = "member_role"
 	settingTimeout     = "timeout"
+	// settingDiscover turns on OAuth app discovery (discover.go).
+	settingDiscover = "discover_oauth_apps"
 
 	defaultAPIURL   = "https://admin.googleapis.com"
 	defaultCustomer = "my_customer"
@@ -37,7 +39,7 @@ const (
 )
 
 func knownSettings() []string {
-	return []string{settingAccessToken, settingSAJSON, settingSubject, settingTokenURL, settingAPIURL, settingCustomer, settingRole, settingTimeout}
+	return []string{settingAccessToken, settingSAJSON, settingSubject, settingTokenURL, settingAPIURL, settingCustomer, settingRole, settingTimeout, settingDiscover}
 }
 
 // Options are the dependencies New fills with defaults.
@@ -55,6 +57,8 @@ type Connector struct {
 	c        *client
 	customer string
 	role     string
+	// discover is the discover_oauth_apps setting (discover.go).
+	discover bool
 }
 
 var (
@@ -87,6 +91,7 @@ func NewWithOptions(settings map[string]string, opts Options) (*Connector, error
 		c:        &client{base: p.apiURL, tokens: p.tokens, http: hc, clock: clk},
 		customer: p.customer,
 		role:     p.role,
+		discover: p.discover,
 	}, nil
 }
 
@@ -96,6 +101,7 @@ type parsed struct {
 	customer string
 	role     string
 	timeout  time.Duration
+	discover bool
 }
 
 // ValidateSettings checks settings without connecting anywhere.
@@ -162,6 +168,14 @@ func parseSettings(s map[string]string) (parsed, error) {
 	}
 	if strings.ContainsAny(p.customer, "/?#&") {
 		return p, errors.New("setting customer must be a customer id like C01abc23d, or my_customer")
+	}
+	switch s[settingDiscover] {
+	case "", "false":
+	case "true":
+		p.discover = true
+		p.tokens.extraScopes = discoveryScope
+	default:
+		return p, errors.New("setting discover_oauth_apps must be true or false")
 	}
 	if v := s[settingTimeout]; v != "" {
 		d, err := time.ParseDuration(v)

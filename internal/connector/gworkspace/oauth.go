@@ -85,7 +85,9 @@ type tokenSource struct {
 	key      *rsa.PrivateKey
 	subject  string
 	tokenURL string
-	http     *http.Client
+	// extraScopes are added to scopes (discovery's user.security).
+	extraScopes string
+	http        *http.Client
 	clock    clock.Clock
 
 	mu      sync.Mutex
@@ -137,7 +139,7 @@ func (ts *tokenSource) assertion(now time.Time) (string, error) {
 	claims := map[string]any{
 		"iss":   ts.sa.ClientEmail,
 		"sub":   ts.subject,
-		"scope": scopes,
+		"scope": strings.TrimSpace(scopes + " " + ts.extraScopes),
 		"aud":   ts.tokenURL,
 		"iat":   now.Unix(),
 		"exp":   now.Add(tokenLifetime).Unix(),

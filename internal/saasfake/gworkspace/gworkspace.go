@@ -18,6 +18,9 @@
 //     users: 1-500, default 100; out of range is 400 reason invalid) and an
 //     opaque pageToken/nextPageToken; groups and users need customer or
 //     domain (400 otherwise);
+//   - tokens.list (GET users/{userKey}/tokens, tokens.go): OAuth grants
+//     with clientId, displayText, scopes, userKey, anonymous, nativeApp;
+//     not paged; needs the admin.directory.user.security scope;
 //   - rate limits: over the limit, 403 with reason userRateLimitExceeded
 //     (or rateLimitExceeded), or 429 rateLimitExceeded with status
 //     RESOURCE_EXHAUSTED, as configured;
@@ -50,6 +53,9 @@ type Access struct {
 	Admin bool
 	// Expires is when the token stops working; zero means never.
 	Expires time.Time
+	// Scopes are the scopes granted (tokens from /token); nil means
+	// every scope (static tokens).
+	Scopes []string
 }
 
 // ServiceAccount is a registered service account key.
@@ -90,6 +96,7 @@ type Server struct {
 	nextID   int
 	limitHow string // "403-user", "403", "429"
 	issued   int
+	grants   map[string][]OAuthGrant // by user id (tokens.go)
 }
 
 // New returns an empty fake reading the time from c (clock.Real{} when
@@ -210,6 +217,7 @@ func (s *Server) routes() {
 	h("POST "+dir+"/groups/{groupKey}/members", s.insertMember)
 	h("DELETE "+dir+"/groups/{groupKey}/members/{memberKey}", s.deleteMember)
 	h("GET "+dir+"/users", s.listUsers)
+	h("GET "+dir+"/users/{userKey}/tokens", s.listTokens)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found", "notFound", "")
 	})

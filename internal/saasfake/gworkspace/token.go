@@ -109,7 +109,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok := "ya29.fake-" + hex.EncodeToString(b)
-	s.tokens[tok] = Access{Admin: admin, Expires: now.Add(time.Hour)}
+	s.tokens[tok] = Access{Admin: admin, Expires: now.Add(time.Hour), Scopes: strings.Fields(c.Scope)}
 	s.issued++
 	saasfake.WriteJSON(w, http.StatusOK, map[string]any{"access_token": tok, "expires_in": 3599, "token_type": "Bearer"})
 }
