@@ -142,7 +142,13 @@ func (m *Main) ParseFlags(args []string) error {
 		return err
 	}
 	if *addr != "" {
+		// A base URL derived from the configured address follows --addr
+		// (the dashboard's links and OIDC redirect must reach this server).
+		derived := cfg.Server.BaseURL == config.DefaultBaseURL(cfg.Server.Addr)
 		cfg.Server.Addr = *addr
+		if derived {
+			cfg.Server.BaseURL = config.DefaultBaseURL(*addr)
+		}
 	}
 	if *logLevel != "" {
 		cfg.Log.Level = *logLevel

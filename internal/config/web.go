@@ -120,3 +120,7 @@ func (c *Config) printedWeb() printedWeb {
 	return printedWeb{SessionTTL: dur(c.Web.SessionTTL), OIDC: printedWebOIDC{Issuer: o.Issuer, ClientID: o.ClientID,
 		ClientSecret: redact(o.ClientSecret), Scopes: o.Scopes, SlackTeamID: o.SlackTeamID}}
 }
+
+// DefaultBaseURL is the server.base_url derived from a listen address
+// when none is set ("http://localhost:8080" for ":8080").
+func DefaultBaseURL(addr string) string { return "http://" + publicHost(addr) }

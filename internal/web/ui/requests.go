@@ -144,7 +144,15 @@ func (h *Handler) fillRequestForm(c *Ctx, v *newRequestView, appID string) error
 		}
 	}
 	if len(v.Selected) == 0 && len(v.Entitlements) > 0 {
-		v.Selected = []string{v.Entitlements[0].ID}
+		// Preselect the least risky entitlement: the plan shown is then
+		// the mildest one, and the person opts into more.
+		least := v.Entitlements[0]
+		for _, e := range v.Entitlements[1:] {
+			if riskRank(e.Risk) < riskRank(least.Risk) {
+				least = e
+			}
+		}
+		v.Selected = []string{least.ID}
 	}
 	d, _ := parseOptionalDuration(v.Duration) //nolint:errcheck // a bad duration is reported at submit; the plan uses the default
 	plan, err := h.svc.Preview(ctx, c.User.ID, v.Selected, d)
@@ -356,4 +364,17 @@ func (h *Handler) bulkDecide(c *Ctx, w http.ResponseWriter, r *http.Request) err
 		msg += " Not decided: " + strings.Join(failed, "; ")
 	}
 	return c.Done(w, "/approvals", msg)
+}
+
+// riskRank orders risk levels, unknown ones last.
+func riskRank(r access.Risk) int {
+	switch r {
+	case access.RiskLow:
+		return 0
+	case access.RiskMedium:
+		return 1
+	case access.RiskHigh:
+		return 2
+	}
+	return 3
 }
