@@ -40,9 +40,22 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	provision := fs.Bool("provision", false, "also measure Grant and Revoke of the PostgreSQL connector on the --postgres server (roles are created and dropped)")
 	provisionN := fs.Int("provision-n", 2000, "logins granted and revoked by --provision")
 	provisionWorkers := fs.Int("provision-workers", 8, "concurrent connector calls for --provision")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	mutexProfile := fs.String("mutexprofile", "", "write a mutex contention profile to this file")
+	blockProfile := fs.String("blockprofile", "", "write a goroutine blocking profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	stopProfiles, err := startProfiles(*cpuProfile, *mutexProfile, *blockProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := stopProfiles(); err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+		}
+	}()
 	if *only != "" && *only != "sqlite" && *only != "postgres" {
 		fmt.Fprintf(stderr, "bench: --only must be sqlite or postgres, not %q\n", *only)
 		return 2

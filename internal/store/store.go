@@ -133,7 +133,11 @@ type Queries interface {
 
 	// Audit. EventAppend assigns Seq, PrevHash and Hash (chaining to the
 	// last event under a lock, so concurrent appends form one chain) and
-	// stores the event. Events are never updated or deleted.
+	// stores the event. Events are never updated or deleted. Inside InTx
+	// an adapter may chain the event right after commit instead (the
+	// PostgreSQL one does, so that writers do not queue on the chain's
+	// head until commit): Seq, PrevHash and Hash are then left zero, and
+	// the lists outside a transaction show the event once chained.
 	EventAppend(ctx context.Context, e *access.Event) error
 	// EventList returns events newest first (by Seq).
 	EventList(ctx context.Context, p EventListParams) ([]*access.Event, string, error)

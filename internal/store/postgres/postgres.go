@@ -22,7 +22,7 @@ import (
 var migrationFiles embed.FS
 
 // dialect is PostgreSQL's: $N placeholders, FOR UPDATE row locks,
-// timestamptz times.
+// timestamptz times, audit events chained after commit.
 func dialect() sqldb.Dialect {
 	return sqldb.Dialect{
 		Name:              "postgres",
@@ -30,6 +30,9 @@ func dialect() sqldb.Dialect {
 		NumberedParams:    true,
 		RowLocks:          true,
 		IsUniqueViolation: isUniqueViolation,
+		// Transactions run concurrently: chaining audit events as they
+		// are appended would queue them all on the head row until commit.
+		DeferredAuditChain: true,
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pressly/goose/v3"
 
@@ -31,6 +33,14 @@ type Dialect struct {
 	// IsUniqueViolation reports whether err is a unique or primary key
 	// violation. It must not be nil.
 	IsUniqueViolation func(error) bool
+	// DeferredAuditChain stores the events appended inside InTx unchained
+	// (a negative seq from the audit_pending_seq sequence) and chains them
+	// after commit, in batches, under the audit head's row lock. Without
+	// it (SQLite, whose transactions already run one at a time) events are
+	// chained as they are appended. With it, concurrent transactions that
+	// append events no longer wait for each other's commits on the head
+	// row (PostgreSQL).
+	DeferredAuditChain bool
 }
 
 // Config configures New.
@@ -62,6 +72,20 @@ type DB struct {
 	dialect Dialect
 	goose   *goose.Provider
 	onClose func()
+	// statements counts the statements the store ran (for benchmarks).
+	statements atomic.Uint64
+	// folder chains deferred audit events in the background.
+	folder auditFolder
+}
+
+// auditFolder runs at most one background fold at a time; a fold asked
+// for while one runs makes it run once more.
+type auditFolder struct {
+	mu      sync.Mutex
+	running bool
+	again   bool
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 var _ store.Store = (*DB)(nil)
@@ -90,8 +114,17 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if _, err := db.goose.Up(ctx); err != nil {
 		return fmt.Errorf("migrate %s: %w", db.dialect.Name, err)
 	}
+	// Chain what a process that died between commit and chaining left.
+	if err := db.foldAudit(ctx); err != nil {
+		return fmt.Errorf("migrate %s: %w", db.dialect.Name, err)
+	}
 	return nil
 }
+
+// Statements returns how many statements the store has run through its
+// methods since it was opened (not counting a job queue sharing the
+// database). Benchmarks divide it by the work done.
+func (db *DB) Statements() uint64 { return db.statements.Load() }
 
 // InTx runs fn in one transaction: it commits if fn returns nil and rolls
 // back if fn returns an error or panics (the panic continues). The Queries
@@ -114,7 +147,12 @@ func (db *DB) inTx(ctx context.Context, fn func(q *queries) error) error {
 			panic(p)
 		}
 	}()
-	if err := fn(&queries{db: db, ex: tx, tx: tx}); err != nil {
+	q := &queries{db: db, ex: tx, tx: tx, audit: &txAudit{}}
+	err = fn(q)
+	if err == nil {
+		err = q.flushAuditHead(ctx)
+	}
+	if err != nil {
 		// ErrTxDone: a cancelled ctx already rolled the transaction back.
 		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
@@ -123,6 +161,9 @@ func (db *DB) inTx(ctx context.Context, fn func(q *queries) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if q.audit.deferred {
+		db.kickFold()
 	}
 	return nil
 }
@@ -150,8 +191,13 @@ func (db *DB) Dialect() string { return db.dialect.Name }
 // through the Store methods.
 func (db *DB) SQL() *sql.DB { return db.sqlDB }
 
-// Close closes the database, then runs Config.OnClose.
+// Close waits for a background audit fold, closes the database, then runs
+// Config.OnClose.
 func (db *DB) Close() error {
+	db.folder.mu.Lock()
+	db.folder.closed = true
+	db.folder.mu.Unlock()
+	db.folder.wg.Wait()
 	err := db.sqlDB.Close()
 	if db.readDB != nil {
 		err = errors.Join(err, db.readDB.Close())

@@ -23,6 +23,8 @@ type queries struct {
 	db *DB
 	ex execer
 	tx *sql.Tx
+	// audit is the transaction's audit chain state (nil outside InTx).
+	audit *txAudit
 }
 
 var _ store.Queries = (*queries)(nil)
@@ -51,14 +53,17 @@ func (q *queries) atomic(ctx context.Context, fn func(q *queries) error) error {
 }
 
 func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	q.db.statements.Add(1)
 	return q.ex.ExecContext(ctx, q.rebind(query), args...)
 }
 
 func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	q.db.statements.Add(1)
 	return q.ex.QueryContext(ctx, q.rebind(query), args...)
 }
 
 func (q *queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	q.db.statements.Add(1)
 	return q.ex.QueryRowContext(ctx, q.rebind(query), args...)
 }
 

@@ -22,6 +22,10 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// writerHandles is how many database/sql connections share the single
+// SQLite writer connection (see serialConnector).
+const writerHandles = 256
+
 // DriverName is the database/sql driver DSN is for.
 const DriverName = "sqlite"
 
@@ -69,22 +73,21 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
-	// Every write of the process goes through one connection, so writers
-	// queue in database/sql instead of sleeping in SQLite's busy handler;
-	// reads use a pool of their own and run in parallel (WAL). Share
-	// SQL() with River so that its writes queue on the same connection.
-	db, err := sql.Open(DriverName, DSN(path))
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
+	// Every write of the process goes through one connection, taken in
+	// turns in arrival order (serialConnector), so writers queue instead of
+	// sleeping in SQLite's busy handler; reads use a pool of their own and
+	// run in parallel (WAL). Share SQL() with River so that its writes
+	// queue on the same connection. Both pools keep each connection's
+	// prepared statements (cachingConnector): modernc would otherwise parse
+	// every statement again on every call.
+	db := sql.OpenDB(newSerialConnector(&cachingConnector{dsn: DSN(path), drv: &sqlite.Driver{}}))
+	// Handles on the one connection: enough that goroutines wait in the
+	// connector's FIFO rather than in database/sql's pool.
+	db.SetMaxOpenConns(writerHandles)
+	db.SetMaxIdleConns(writerHandles)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	readDB, err := sql.Open(DriverName, DSN(path))
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("open sqlite %s: %w", path, err), db.Close())
-	}
+	readDB := sql.OpenDB(&cachingConnector{dsn: DSN(path), drv: &sqlite.Driver{}})
 	// As many idle as open: readers reuse connections instead of opening
 	// and closing them under load.
 	readDB.SetMaxOpenConns(8)
