@@ -244,6 +244,7 @@ func TestLinking(t *testing.T) {
 	b.command(t, "mallory", "login")
 	require.Contains(t, b.slack.LastEphemeral(sid("mallory")), "linked to *mallory@example.com*")
 	require.Contains(t, page(code), "sesame slack link CODE --user YOUR-EMAIL")
+	require.Contains(t, page(code), `href="/link/slack?code=`+url.QueryEscape(code)+`"`, "the page leads to the dashboard, which binds the signed-in user")
 	require.Contains(t, page("<script>"), "invalid or has expired")
 	require.NotContains(t, page("<script>"), "<script>")
 

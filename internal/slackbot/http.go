@@ -33,14 +33,16 @@ func (b *Bot) HTTPHandler() http.Handler {
 	return mux
 }
 
-// linkPage is shown at the link of /access login. It binds nothing: the
-// dashboard's sign-in (once it exists) calls CompleteLink with the signed-in
-// email; until then an admin completes the code.
+// linkPage is shown at the link of /access login. It binds nothing: it
+// sends the person to the dashboard's /link/slack, where the signed-in
+// user confirms and the dashboard calls CompleteLink with their email; an
+// admin can also complete the code.
 const linkPage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Link your Slack account to Sesame</title></head>
 <body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
 <h1>Link your Slack account to Sesame</h1>
-{{if .Valid}}<p>Sign-in to the Sesame dashboard is not available here yet. Send this code to a Sesame admin;
+{{if .Valid}}<p><a href="/link/slack?code={{.Code}}" id="continue">Sign in to Sesame to link your account</a>. You confirm there, once signed in.</p>
+<p>If you cannot sign in to the dashboard, send this code to a Sesame admin;
 they link your account with <code>sesame slack link CODE --user YOUR-EMAIL</code>. The code expires soon.</p>
 <pre style="white-space: pre-wrap; word-break: break-all; background: #eee; padding: 1em">{{.Code}}</pre>
 {{else}}<p>This link is invalid or has expired. Run the <code>login</code> subcommand of Sesame's slash command in Slack to get a new one.</p>{{end}}

@@ -22,9 +22,9 @@ import (
 )
 
 // Linker starts linking a Slack user to a Sesame user: Start returns a URL
-// where the person signs in (or, until the dashboard has a login, a URL
-// carrying a code an admin completes). The lead wires a Linker backed by
-// the dashboard's login once it exists.
+// where the person signs in. CodeLinker's URL leads to the dashboard's
+// /link/slack, where the signed-in user confirms (an admin can also
+// complete the code with "sesame slack link").
 type Linker interface {
 	Start(ctx context.Context, slackUserID string) (url string, err error)
 }

@@ -267,16 +267,25 @@ func (o *OIDC) Finish(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if err := idt.Claims(&c); err != nil {
 		return nil, &Refusal{Reason: "the ID token's claims are unreadable"}
 	}
-	if c.Email == "" {
-		return nil, &Refusal{Reason: "the identity provider did not share an email address (ask for the email scope)"}
-	}
-	if !c.verified() {
-		return nil, &Refusal{Reason: "the identity provider has not verified the email address " + c.Email}
-	}
-	if o.cfg.SlackTeamID != "" && c.SlackTeam != o.cfg.SlackTeamID {
-		return nil, &Refusal{Reason: "this Slack workspace may not sign in to Sesame"}
+	if err := checkClaims(c, o.cfg.SlackTeamID); err != nil {
+		return nil, err
 	}
 	return &Identity{Subject: idt.Subject, Email: strings.ToLower(strings.TrimSpace(c.Email)), Name: c.Name, Return: f.Return}, nil
+}
+
+// checkClaims requires a verified email and, when slackTeam is set, that
+// workspace.
+func checkClaims(c claims, slackTeam string) error {
+	if c.Email == "" {
+		return &Refusal{Reason: "the identity provider did not share an email address (ask for the email scope)"}
+	}
+	if !c.verified() {
+		return &Refusal{Reason: "the identity provider has not verified the email address " + c.Email}
+	}
+	if slackTeam != "" && c.SlackTeam != slackTeam {
+		return &Refusal{Reason: "this Slack workspace may not sign in to Sesame"}
+	}
+	return nil
 }
 
 func trim(s string, n int) string {
