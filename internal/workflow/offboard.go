@@ -20,10 +20,12 @@ const ScimActorPrefix = "scc_"
 // committed (Offboard). The hook sees the offboarded user; it raises the
 // "offboarded employee with active accounts" alert. An error from h is
 // logged and audited ("user.offboard_hook_failed") and never undoes the
-// offboarding. h runs once per offboarding that changed the user's status,
-// so it need not be idempotent for repeated deactivations, but it may be
-// called again if Sesame re-offboards a reactivated person. Call before
-// serving; nil removes the hook.
+// offboarding; the next Offboard of that person (the identity provider's
+// retry, an admin's second call) runs h again and audits
+// "user.offboard_hook_retried" when it then succeeds. Otherwise h runs once
+// per offboarding that changed the user's status (again after a
+// reactivation). h should be idempotent. Call before serving; nil removes
+// the hook.
 func (s *Service) SetOffboardHook(h func(ctx context.Context, u *access.User) error) {
 	s.offboardHook = h
 }
@@ -100,20 +102,60 @@ func (s *Service) Offboard(ctx context.Context, actorID, userID, reason string) 
 		s.auditRefusal(ctx, actorID, "user.offboard_refused", "user", userID, err)
 		return nil, err
 	}
-	if res.Changed {
-		s.runOffboardHook(ctx, res.User)
+	switch {
+	case s.offboardHook == nil:
+	case res.Changed:
+		s.runOffboardHook(ctx, res.User, false)
+	default:
+		pending, err := s.offboardHookPending(ctx, res.User.ID)
+		if err != nil {
+			s.log.ErrorContext(ctx, "cannot tell whether the offboard hook failed before", "user", res.User.ID, "err", err)
+		} else if pending {
+			s.runOffboardHook(ctx, res.User, true)
+		}
 	}
 	return res, nil
 }
 
-// runOffboardHook calls the hook after commit; its failure is logged and
-// audited, never returned.
-func (s *Service) runOffboardHook(ctx context.Context, u *access.User) {
-	if s.offboardHook == nil {
-		return
+// offboardHookPending reports whether the hook's last run for userID
+// failed: the newest of the user's offboarding events is a hook failure.
+func (s *Service) offboardHookPending(ctx context.Context, userID string) (bool, error) {
+	cursor := ""
+	for range 10 {
+		evs, next, err := s.st.EventList(ctx, store.EventListParams{Page: store.Page{Cursor: cursor, Limit: 50},
+			Action: "user.", SubjectType: "user", SubjectID: userID})
+		if err != nil {
+			return false, err
+		}
+		for _, e := range evs {
+			switch e.Action {
+			case "user.offboard_hook_failed":
+				return true, nil
+			case "user.offboarded", "user.offboard_hook_retried", "user.reactivated":
+				return false, nil
+			}
+		}
+		if next == "" {
+			return false, nil
+		}
+		cursor = next
 	}
+	return false, nil
+}
+
+// runOffboardHook calls the hook after commit; its failure is logged and
+// audited, never returned. A successful retry is audited.
+func (s *Service) runOffboardHook(ctx context.Context, u *access.User, retry bool) {
 	err := s.offboardHook(ctx, u)
 	if err == nil {
+		if retry {
+			fx := &effects{now: s.now()}
+			if aerr := s.st.InTx(ctx, func(q store.Queries) error {
+				return fx.audit(ctx, q, access.SystemActor, "user.offboard_hook_retried", "user", u.ID, nil, nil, nil)
+			}); aerr != nil {
+				s.log.ErrorContext(ctx, "audit of a retried offboard hook failed", "user", u.ID, "err", aerr)
+			}
+		}
 		return
 	}
 	s.log.ErrorContext(ctx, "offboard hook failed; the offboarding stands", "user", u.ID, "err", err)

@@ -157,6 +157,20 @@ func TestOffboardActors(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, events, 1)
 
+		// The next offboarding retries the failed hook, once.
+		calls := 0
+		b.svc.SetOffboardHook(func(context.Context, *access.User) error { calls++; return nil })
+		res, err = b.svc.Offboard(ctx, c.ID, b.id("alice"), "deactivated again")
+		require.NoError(t, err)
+		require.False(t, res.Changed)
+		require.Equal(t, 1, calls, "the failed hook is retried")
+		_, err = b.svc.Offboard(ctx, c.ID, b.id("alice"), "and again")
+		require.NoError(t, err)
+		require.Equal(t, 1, calls, "a hook that succeeded is not run again")
+		events, _, err = b.st.EventList(ctx, store.EventListParams{Action: "user.offboard_hook_retried"})
+		require.NoError(t, err)
+		require.Len(t, events, 1)
+
 		c.RevokedAt = t0
 		require.NoError(t, b.st.ScimClientUpdate(ctx, c))
 		_, err = b.svc.Offboard(ctx, c.ID, b.id("erin"), "")
