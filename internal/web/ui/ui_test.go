@@ -1,6 +1,9 @@
 package ui_test
 
 import (
+	"context"
+	"errors"
+	"time"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -13,24 +16,32 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sesame-access/sesame/internal/access"
+	"github.com/sesame-access/sesame/internal/slackbot"
+	"github.com/sesame-access/sesame/internal/store"
+	"github.com/sesame-access/sesame/internal/workflow"
 	"github.com/sesame-access/sesame/internal/web/api/apitest"
 	"github.com/sesame-access/sesame/internal/web/signin"
 	"github.com/sesame-access/sesame/internal/web/ui"
 )
 
 type testBundle struct {
-	env *apitest.Env
-	srv *httptest.Server
+	env    *apitest.Env
+	srv    *httptest.Server
+	linker *slackbot.CodeLinker
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	env := apitest.New(t)
+	linker, err := slackbot.NewCodeLinker(env.Store, env.Clock, []byte("0123456789abcdef0123456789abcdef"), "http://sesame.test", time.Hour)
+	require.NoError(t, err)
 	h := ui.New(ui.Config{Service: env.Service, Store: env.Store, Clock: env.Clock,
-		Sessions: signin.NewSessions(env.Store, env.Clock, "http://sesame.test", 0)})
+		Sessions: signin.NewSessions(env.Store, env.Clock, "http://sesame.test", 0), SlackLinker: linker,
+		HealthCheck: func(context.Context, *access.App) error { return errors.New("target unreachable: connection refused") },
+		SealSetting: func(_, v string) (string, error) { return "sealed:" + v, nil }})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testBundle{env: env, srv: srv}
+	return &testBundle{env: env, srv: srv, linker: linker}
 }
 
 // browser is a cookie-keeping client signed in as u.
@@ -112,4 +123,232 @@ func TestSecurityHeaders(t *testing.T) {
 	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 	require.Equal(t, "same-origin", resp.Header.Get("Referrer-Policy"))
 	require.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+}
+
+// submit makes alice ask for github:read, choosing bob.
+func (b *testBundle) submit(t *testing.T) *access.Request {
+	t.Helper()
+	r, err := b.env.Service.Submit(t.Context(), b.env.Alice.ID, workflow.SubmitParams{Entitlements: []string{"github:read"},
+		Duration: time.Hour, Reason: "investigate the outage", Approvers: []string{b.env.Bob.ID}})
+	require.NoError(t, err)
+	return r
+}
+
+func TestRequestFlow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	alice := b.signIn(t, b.env.Alice)
+
+	// The form shows the plan; submitting with a bad duration keeps the
+	// input and says why.
+	status, body := alice.get("/requests/new?app=github")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "at most 8h", "the max of github:read")
+	status, body = alice.post("/requests", url.Values{"app": {"github"}, "ent": {"github:read"}, "duration": {"forever"}, "reason": {"keep this"}})
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body, "duration")
+	require.Contains(t, body, "keep this", "nothing typed is lost")
+	status, body = alice.post("/requests", url.Values{"app": {"github"}, "ent": {"github:read"}, "duration": {"100h"}, "reason": {"x"}})
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body, "8h")
+
+	status, body = alice.post("/requests", url.Values{"app": {"github"}, "ent": {"github:read"}, "duration": {"2h"},
+		"reason": {"investigate the outage"}, "approver": {b.env.Bob.ID}})
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, "submitted")
+	list, _, err := b.env.Store.RequestList(t.Context(), store.RequestListParams{RequesterID: b.env.Alice.ID})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	req := list[0]
+
+	// The requester cannot approve her own request, even by posting.
+	status, body = alice.post("/requests/"+req.ID+"/decide", url.Values{"outcome": {"approve"}})
+	require.Equal(t, http.StatusForbidden, status)
+	require.Contains(t, body, "your own request")
+	// Reminders are rate limited by workflow.Remind.
+	status, _ = alice.post("/requests/"+req.ID+"/remind", url.Values{})
+	require.Equal(t, http.StatusOK, status)
+	status, body = alice.post("/requests/"+req.ID+"/remind", url.Values{})
+	require.Equal(t, http.StatusTooManyRequests, status, body)
+
+	// Erin is not an approver of this request: refused, and audited by
+	// the workflow.
+	erin := b.signIn(t, b.env.Erin)
+	status, _ = erin.get("/requests/" + req.ID)
+	require.Equal(t, http.StatusNotFound, status, "erin may not even see it")
+	erin.get("/")
+	status, _ = erin.post("/requests/"+req.ID+"/decide", url.Values{"outcome": {"approve"}})
+	require.Equal(t, http.StatusForbidden, status)
+	got, err := b.env.Store.RequestGetByID(t.Context(), req.ID, false)
+	require.NoError(t, err)
+	require.Equal(t, access.RequestPending, got.State)
+
+	// Bob approves in bulk with a comment.
+	bob := b.signIn(t, b.env.Bob)
+	status, body = bob.get("/approvals")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, req.ID)
+	status, body = bob.post("/approvals", url.Values{"id": {req.ID}, "outcome": {"approve"}, "comment": {"go ahead"}})
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "1 decided.")
+	got, err = b.env.Store.RequestGetByID(t.Context(), req.ID, false)
+	require.NoError(t, err)
+	require.Equal(t, access.RequestApproved, got.State)
+	status, body = bob.get("/requests/" + req.ID)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "go ahead")
+}
+
+func TestCSRF(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	req := b.submit(t)
+	alice := b.signIn(t, b.env.Alice)
+	for _, tok := range []string{"", "forged"} {
+		form := url.Values{"csrf": {tok}}
+		if tok == "" {
+			form.Set("csrf", "")
+			alice.csrf = ""
+		}
+		resp, err := alice.c.PostForm(b.srv.URL+"/requests/"+req.ID+"/cancel", form)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		require.Contains(t, string(body), "CSRF check failed")
+	}
+	got, err := b.env.Store.RequestGetByID(t.Context(), req.ID, false)
+	require.NoError(t, err)
+	require.Equal(t, access.RequestPending, got.State, "nothing was done")
+
+	// Signed out, a POST is refused before anything runs.
+	anon := &browser{t: t, b: b, c: &http.Client{}}
+	status, body := anon.post("/requests/"+req.ID+"/cancel", url.Values{})
+	require.Equal(t, http.StatusUnauthorized, status)
+	require.Contains(t, body, "Sign in first")
+}
+
+func TestRoles(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	req := b.submit(t)
+	tests := []struct {
+		user   *access.User
+		path   string
+		status int
+	}{
+		{b.env.Alice, "/audit", http.StatusForbidden},
+		{b.env.Alice, "/people", http.StatusForbidden},
+		{b.env.Alice, "/settings", http.StatusForbidden},
+		{b.env.Alice, "/people/" + b.env.Bob.ID, http.StatusNotFound},
+		{b.env.Alice, "/people/" + b.env.Alice.ID, http.StatusOK},
+		{b.env.Dave, "/audit", http.StatusOK},
+		{b.env.Dave, "/audit/verify", http.StatusOK},
+		{b.env.Dave, "/people/" + b.env.Alice.ID, http.StatusOK},
+		{b.env.Dave, "/requests/" + req.ID, http.StatusOK},
+		{b.env.Dave, "/settings", http.StatusForbidden},
+		{b.env.Carol, "/settings", http.StatusOK},
+		{b.env.Carol, "/catalog/github", http.StatusOK},
+		{b.env.Carol, "/nope", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		br := b.signIn(t, tt.user)
+		status, body := br.get(tt.path)
+		require.Equal(t, tt.status, status, "%s %s: %s", tt.user.Email, tt.path, body)
+	}
+	// An auditor reads everything but changes nothing: the catalog's
+	// admin actions are refused.
+	dave := b.signIn(t, b.env.Dave)
+	dave.get("/")
+	status, _ := dave.post("/catalog/github/watchlist", url.Values{"watchlist": {"on"}})
+	require.Equal(t, http.StatusForbidden, status)
+}
+
+func TestCatalogAdmin(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	carol := b.signIn(t, b.env.Carol)
+	status, body := carol.post("/catalog/github/health", url.Values{})
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "Health check: target unreachable: connection refused")
+	status, body = carol.post("/catalog/github/settings", url.Values{"name": {"api_token"}, "value": {"s3cr3t-value"}})
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "Setting api_token saved.")
+	require.NotContains(t, body, "s3cr3t-value", "secret settings are write-only")
+	require.Contains(t, body, "set (secret, never shown)")
+	app, err := b.env.Store.AppGetByID(t.Context(), "github")
+	require.NoError(t, err)
+	require.Equal(t, "sealed:s3cr3t-value", app.ConnectorSettings["api_token"])
+	status, _ = carol.post("/catalog/github/watchlist", url.Values{"watchlist": {"on"}})
+	require.Equal(t, http.StatusOK, status)
+	app, err = b.env.Store.AppGetByID(t.Context(), "github")
+	require.NoError(t, err)
+	require.True(t, app.Watchlist)
+	events, _, err := b.env.Store.EventList(t.Context(), store.EventListParams{SubjectType: "app", SubjectID: "github"})
+	require.NoError(t, err)
+	var actions []string
+	for _, e := range events {
+		actions = append(actions, e.Action)
+		require.NotContains(t, string(e.Data), "s3cr3t-value")
+	}
+	require.Equal(t, []string{"app.watchlist_changed", "app.setting_changed", "app.health_checked"}, actions)
+}
+
+func TestSlackLink(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	code := b.linker.Code("U0NEWLINK")
+	alice := b.signIn(t, b.env.Alice)
+	status, body := alice.get("/link/slack?code=" + url.QueryEscape(code))
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "U0NEWLINK")
+	require.Contains(t, body, b.env.Alice.Email)
+	status, body = alice.post("/link/slack", url.Values{"code": {code}})
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, "Your Slack account is linked")
+	u, err := b.env.Store.UserGetBySlackID(t.Context(), "U0NEWLINK")
+	require.NoError(t, err)
+	require.Equal(t, b.env.Alice.ID, u.ID)
+
+	// A bad code binds nothing; a code of a linked Slack user cannot move
+	// it to someone else.
+	status, _ = alice.post("/link/slack", url.Values{"code": {"forged"}})
+	require.Equal(t, http.StatusBadRequest, status)
+	bob := b.signIn(t, b.env.Bob)
+	bob.get("/link/slack?code=" + url.QueryEscape(code))
+	status, body = bob.post("/link/slack", url.Values{"code": {code}})
+	require.Equal(t, http.StatusConflict, status, body)
+}
+
+func TestSignInLinkOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tok, err := signin.IssueLink(t.Context(), b.env.Store, b.env.Alice.ID, "bootstrap", b.env.Clock.Now(), signin.LinkTTL)
+	require.NoError(t, err)
+	anon := &browser{t: t, b: b, c: &http.Client{}}
+	status, body := anon.get("/login/link/" + tok)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "one-time link", "GET does not use the link (link previews)")
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	br := &browser{t: t, b: b, c: &http.Client{Jar: jar}}
+	status, _ = br.post("/login/link", url.Values{"token": {tok}})
+	require.Equal(t, http.StatusOK, status)
+	other := &browser{t: t, b: b, c: &http.Client{}}
+	status, body = other.post("/login/link", url.Values{"token": {tok}})
+	require.Equal(t, http.StatusForbidden, status)
+	require.Contains(t, body, "already used")
+	events, _, err := b.env.Store.EventList(t.Context(), store.EventListParams{Action: "user.signed_in"})
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+}
+
+func TestAppsJSON(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	alice := b.signIn(t, b.env.Alice)
+	status, body := alice.get("/apps.json?q=gh")
+	require.Equal(t, http.StatusOK, status)
+	require.JSONEq(t, `[{"id":"github","name":"GitHub"}]`, body)
 }
