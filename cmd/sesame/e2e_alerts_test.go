@@ -190,7 +190,7 @@ func findMessage(t *testing.T, fake *slackfake.Server, text string) slackfake.Me
 // database.
 func offboard(t *testing.T, path, email string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	st, err := sqlite.Open(ctx, path)
 	require.NoError(t, err)

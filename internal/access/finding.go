@@ -1,6 +1,9 @@
 package access
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Account is an account in an app, as discovery last saw it. AppID and
 // ExternalID identify it; Email is lowercase ("" when the app does not
@@ -54,12 +57,7 @@ func AlertTypes() []AlertType {
 
 // ValidAlertType reports whether t is a known alert type.
 func ValidAlertType(t AlertType) bool {
-	for _, x := range AlertTypes() {
-		if x == t {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(AlertTypes(), t)
 }
 
 // AlertState is what the security team decided about an alert.

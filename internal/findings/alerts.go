@@ -29,7 +29,7 @@ const (
 	AuditAlertPosted   = "alert.posted"
 	AuditAlertFailed   = "alert.delivery_failed"
 	AuditSettingsSaved = "alert_settings.updated"
-	AuditAppWatchlist  = "app.watchlist_added"
+	AuditAppWatchlist  = "app.watchlist_added" //nolint:gosec // G101: an audit action name, not a credential
 )
 
 // appKeyOf names a catalog app for mutes.
@@ -190,7 +190,7 @@ func ValidChannel(c string) bool {
 	}
 	if c[0] == '#' {
 		for _, r := range c[1:] {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' && r != '_' {
 				return false
 			}
 		}
@@ -200,7 +200,7 @@ func ValidChannel(c string) bool {
 		return false
 	}
 	for _, r := range c {
-		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
 			return false
 		}
 	}

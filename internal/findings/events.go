@@ -172,8 +172,7 @@ func strictDecode(data []byte, dst any) error {
 
 // jsonText describes a JSON error without echoing large input.
 func jsonText(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 		return fmt.Sprintf("%s must be %s", cmp.Or(te.Field, "the value"), te.Type.String())
 	}
 	s := err.Error()
@@ -182,4 +181,3 @@ func jsonText(err error) string {
 	}
 	return s
 }
-

@@ -16,7 +16,9 @@ func companySuffixes() []string {
 
 // secondLevels are the labels of two-part public suffixes (co.uk, com.au)
 // that a domain's name sits before.
-func secondLevels() []string { return []string{"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or"} }
+func secondLevels() []string {
+	return []string{"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or"}
+}
 
 // NormalizeName returns the key an app name deduplicates by: lower case,
 // letters and digits only, words separated by one space, without a

@@ -87,14 +87,15 @@ func (e *enqueuer) take() []findings.Delivery {
 
 // lister is a connector whose accounts the test sets.
 type lister struct {
-	mu       sync.Mutex
 	accounts map[string][]connector.Account // by app
 	app      string
 }
 
 func (l *lister) Grant(context.Context, connector.Target) error  { return nil }
 func (l *lister) Revoke(context.Context, connector.Target) error { return nil }
-func (l *lister) ForApp(app string) connector.Connector          { return &lister{accounts: l.accounts, app: app} }
+func (l *lister) ForApp(app string) connector.Connector {
+	return &lister{accounts: l.accounts, app: app}
+}
 func (l *lister) ListAccounts(context.Context) ([]connector.Account, error) {
 	return slices.Clone(l.accounts[l.app]), nil
 }
@@ -197,7 +198,9 @@ func TestIngestDeduplicatesAndAlertsOnce(t *testing.T) {
 func TestSyncAccountsDiffs(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	acc := func(id, email string) connector.Account { return connector.Account{ExternalID: id, Email: email, Name: id} }
+	acc := func(id, email string) connector.Account {
+		return connector.Account{ExternalID: id, Email: email, Name: id}
+	}
 	b.list.accounts["github"] = []connector.Account{acc("u1", "Alice@Example.com"), acc("u2", ""), acc("u3", "x@example.com"),
 		acc("u4", ""), acc("u2", ""), acc("", "ignored@example.com")}
 	rep, err := b.svc.SyncAll(b.ctx)

@@ -84,6 +84,7 @@ func alertMessage(m findings.Message) (string, []slack.Block) {
 		blocks = append(blocks, section("alert_state", "👀 *Watching* — added to the watchlist by "+actorRef(a.DecidedBy)+" "+when(a.DecidedAt)+"."))
 	case access.AlertIgnored:
 		blocks = append(blocks, section("alert_state", "🙈 *Ignored* by "+actorRef(a.DecidedBy)+" "+when(a.DecidedAt)+"; no more alerts for this."))
+	case access.AlertOpen:
 	}
 	var buttons []slack.BlockElement
 	if a.State == access.AlertOpen {
@@ -186,5 +187,6 @@ func (b *Bot) alertAction(ctx context.Context, ic *slack.InteractionCallback, ac
 		b.tell(ctx, ic, "Watching", "👀 Added to the watchlist: new sign-ups will be alerted here.")
 	case access.AlertIgnored:
 		b.tell(ctx, ic, "Ignored", "🙈 Ignored: no more alerts about this.")
+	case access.AlertOpen:
 	}
 }

@@ -1,7 +1,6 @@
 package gworkspace_test
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -54,5 +53,5 @@ func TestDiscoverOAuthApps(t *testing.T) {
 	_, err = c.DiscoverApps(t.Context())
 	require.Error(t, err)
 	require.False(t, connector.IsPermanent(err))
-	require.False(t, errors.Is(err, connector.ErrPermanent))
+	require.NotErrorIs(t, err, connector.ErrPermanent)
 }

@@ -88,7 +88,7 @@ type tokenSource struct {
 	// extraScopes are added to scopes (discovery's user.security).
 	extraScopes string
 	http        *http.Client
-	clock    clock.Clock
+	clock       clock.Clock
 
 	mu      sync.Mutex
 	token   string
