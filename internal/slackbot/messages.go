@@ -258,6 +258,9 @@ func noticeMessage(d noticeData) (string, []slack.Block) {
 	case access.NotifyGrantExtended:
 		g := d.Grant.Grant
 		switch {
+		case d.Data["credentials"] == "reissued":
+			text = fmt.Sprintf("🔑 New credentials for %s, valid until %s, are waiting for you: fetch them once with `sesame grant credentials %s`. Your old ones stop working at their own expiry.",
+				what, whenText(d.Data["expires_at"]), escape(g.ID))
 		case d.By != nil:
 			text = fmt.Sprintf("⏩ Your access to %s was *extended* by %s: it now lasts until %s (it was until %s).",
 				what, byName, when(g.ExpiresAt), whenText(d.Data["previous_expires_at"]))

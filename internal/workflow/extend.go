@@ -209,7 +209,8 @@ func (s *Service) extended(ctx context.Context, q store.Queries, fx *effects, ac
 // app's owners are alerted (the grant itself stays extended: Sesame still
 // revokes it at the new expiry; only the target may refuse logins sooner).
 // Credentials the connector re-issues are sealed on the grant for the
-// holder to fetch, and the holder is told.
+// holder to fetch once, and the holder is told (NotifyGrantExtended with
+// data credentials=reissued).
 func (s *Service) ExtendTarget(ctx context.Context, grantID string) error {
 	var (
 		t   connector.Target
@@ -274,6 +275,11 @@ func (s *Service) ExtendTarget(ctx context.Context, grantID string) error {
 			g.UpdatedAt = fx.now
 			if uerr := q.GrantUpdate(ctx, g); uerr != nil {
 				return uerr
+			}
+			if nerr := fx.notify(ctx, q, access.NotifyGrantExtended, g.UserID, g.RequestID, g.ID,
+				g.ID+"/credentials/"+t.ExpiresAt.Format(time.RFC3339Nano),
+				map[string]string{"expires_at": t.ExpiresAt.Format(time.RFC3339), "credentials": "reissued"}); nerr != nil {
+				return nerr
 			}
 		}
 		return fx.audit(ctx, q, access.SystemActor, "grant.target_extended", "grant", g.ID, nil, nil,

@@ -315,6 +315,7 @@ func TestExtensionAutoRules(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "cert-until-"+want.Format(time.RFC3339), creds.Secret)
 	require.Len(t, b.events(t, "grant.target_extended"), 1)
+	require.Equal(t, 2, countOf(b.notifications(t, e.RequestID), "grant_extended>usr_alice"), "extended, then new credentials waiting")
 
 	// A target that refuses for good is audited and its owners alerted;
 	// the grant stays extended in Sesame.

@@ -337,3 +337,29 @@ type connMeta struct {
 }
 
 func (m connMeta) User() string { return m.user }
+
+func TestExtendGrantReissues(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.open(t, with(b.settings, "max_validity", "8h"))
+	tg := target(1)
+	first, err := c.IssueGrant(t.Context(), tg)
+	require.NoError(t, err)
+	_, cert1 := parseCreds(t, first.Secret)
+
+	b.clk.Advance(time.Hour)
+	tg.ExpiresAt = epoch.Add(6 * time.Hour)
+	more, err := c.ExtendGrant(t.Context(), tg)
+	require.NoError(t, err)
+	require.NotNil(t, more, "a certificate cannot move: a new one is issued")
+	_, cert2 := parseCreds(t, more.Secret)
+	require.Equal(t, epoch.Add(6*time.Hour), certTime(cert2.ValidBefore), "valid until the new expiry")
+	require.Equal(t, cert1.ValidPrincipals, cert2.ValidPrincipals)
+	require.NotEqual(t, cert1.Serial, cert2.Serial)
+	require.Len(t, readState(t, b.stateDir, tg.GrantID).Certificates, 2)
+
+	require.NoError(t, c.Revoke(t.Context(), tg))
+	for _, cs := range readState(t, b.stateDir, tg.GrantID).Certificates {
+		require.False(t, cs.RevokedAt.IsZero(), "revoking the grant revokes every certificate it had")
+	}
+}
