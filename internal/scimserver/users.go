@@ -53,6 +53,12 @@ func (s *Server) saveUser(ctx context.Context, q store.Queries, now time.Time, e
 			return nil, fmt.Errorf("load user: %w", err)
 		default:
 			// A person from the config file (or an earlier sync) is adopted.
+			if err := q.DirectoryLockUser(ctx, u.ID); err != nil {
+				return nil, err
+			}
+			if u, err = q.UserGetByID(ctx, u.ID); err != nil {
+				return nil, fmt.Errorf("load user: %w", err)
+			}
 			if _, err := q.DirectoryUserGet(ctx, u.ID); err == nil {
 				return nil, errUniqueness(fmt.Sprintf("a user with email %s is already provisioned", f.Email))
 			} else if !errors.Is(err, store.ErrNotFound) {
@@ -61,6 +67,9 @@ func (s *Server) saveUser(ctx context.Context, q store.Queries, now time.Time, e
 		}
 		ch.created = true
 	} else {
+		if err := q.DirectoryLockUser(ctx, existing.UserID); err != nil {
+			return nil, fmt.Errorf("lock user %s: %w", existing.UserID, err)
+		}
 		u, err = q.UserGetByID(ctx, existing.UserID)
 		if err != nil {
 			return nil, fmt.Errorf("load user %s: %w", existing.UserID, err)
@@ -370,6 +379,9 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 // editUserGroups removes the group names in remove from the user's
 // Groups and adds add (when not ""), keeping every other group.
 func editUserGroups(ctx context.Context, q store.Queries, now time.Time, userID string, remove []string, add string) error {
+	if err := q.DirectoryLockUser(ctx, userID); err != nil {
+		return fmt.Errorf("lock user %s: %w", userID, err)
+	}
 	u, err := q.UserGetByID(ctx, userID)
 	if err != nil {
 		return fmt.Errorf("load user %s: %w", userID, err)

@@ -15,6 +15,12 @@ import (
 // are written with UserUpsert by the caller. Directory group membership
 // is kept here; the caller mirrors group names into access.User.Groups.
 type DirectoryQueries interface {
+	// DirectoryLockUser locks the Sesame user's row until the transaction
+	// ends (FOR UPDATE on PostgreSQL; a SQLite transaction holds the write
+	// lock already), so that a read-merge-write of the user does not lose a
+	// concurrent change. ErrNotFound if no user has userID.
+	DirectoryLockUser(ctx context.Context, userID string) error
+
 	// ScimClientCreate stores c; a second client with c.ID or c.Hash is
 	// ErrConflict. Get methods return ErrNotFound.
 	ScimClientCreate(ctx context.Context, c *ScimClient) error

@@ -73,6 +73,9 @@ func (s *Service) Offboard(ctx context.Context, actorID, userID, reason string) 
 		if err := checkOffboarder(ctx, q, actorID, userID); err != nil {
 			return err
 		}
+		if err := q.DirectoryLockUser(ctx, userID); err != nil {
+			return notFound(err, "user", userID)
+		}
 		u, err := q.UserGetByID(ctx, userID)
 		if err != nil {
 			return notFound(err, "user", userID)

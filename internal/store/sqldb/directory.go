@@ -14,6 +14,19 @@ import (
 // maxDirectoryPage bounds one page of a directory list.
 const maxDirectoryPage = 1000
 
+// DirectoryLockUser locks the user's row for the rest of the transaction.
+func (q *queries) DirectoryLockUser(ctx context.Context, userID string) error {
+	var id string
+	err := q.queryRow(ctx, `SELECT id FROM users WHERE id = ?`+q.forUpdate(true), userID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("user %s: %w", userID, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("lock user %s: %w", userID, err)
+	}
+	return nil
+}
+
 //nolint:gosec // G101: column names, not a credential
 const scimClientCols = `id, name, hash, created_by, created_at, last_used_at, revoked_at`
 

@@ -13,6 +13,14 @@ import (
 // testDirectory checks the store's DirectoryQueries (see store/directory.go).
 func testDirectory(t *testing.T, open Opener) {
 	t.Helper()
+	t.Run("LockUser", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		require.NoError(t, b.st.UserUpsert(b.ctx, &access.User{ID: "usr_a", Email: "a@example.com", Status: access.UserActive}))
+		require.NoError(t, b.st.InTx(b.ctx, func(q store.Queries) error { return q.DirectoryLockUser(b.ctx, "usr_a") }))
+		err := b.st.InTx(b.ctx, func(q store.Queries) error { return q.DirectoryLockUser(b.ctx, "usr_404") })
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
 	t.Run("ScimClients", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)
