@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/sesame-access/sesame/internal/access"
 )
 
 // WebQueries are the dashboard's reads and writes: sessions and one-time
@@ -30,6 +32,14 @@ type WebQueries interface {
 	// ErrNotFound (unknown, used or expired). The check and the mark are
 	// one UPDATE, so of two concurrent uses exactly one succeeds.
 	LoginLinkUse(ctx context.Context, hash string, now time.Time) (*LoginLink, error)
+
+	// RequestListAwaiting returns pending requests that notified
+	// approverID at any step, newest first, at most limit (clamped like
+	// Page.Limit), with their decisions. It walks the pending requests
+	// and checks each against the approver index, so its cost grows with
+	// the requests pending, not with the approver's history (RequestList
+	// with ApproverID walks the history).
+	RequestListAwaiting(ctx context.Context, approverID string, limit int) ([]*access.Request, error)
 }
 
 // WebSession is a signed-in dashboard browser.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/store"
 )
 
@@ -76,4 +77,19 @@ func (q *queries) LoginLinkUse(ctx context.Context, hash string, now time.Time) 
 		return nil, fmt.Errorf("use login link: %w", err)
 	}
 	return l, nil
+}
+
+// RequestListAwaiting returns pending requests that notified approverID,
+// newest first: it walks requests_state_id and probes request_approvers'
+// primary key.
+func (q *queries) RequestListAwaiting(ctx context.Context, approverID string, limit int) ([]*access.Request, error) {
+	reqs, err := q.requests(ctx, ` WHERE state = ? AND EXISTS (SELECT 1 FROM request_approvers a WHERE a.request_id = requests.id AND a.user_id = ?)
+		ORDER BY id DESC LIMIT ?`, string(access.RequestPending), approverID, store.ClampLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("list requests awaiting %s: %w", approverID, err)
+	}
+	if err := q.loadDecisions(ctx, reqs); err != nil {
+		return nil, fmt.Errorf("list requests awaiting %s: %w", approverID, err)
+	}
+	return reqs, nil
 }

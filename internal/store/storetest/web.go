@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/store"
 )
 
@@ -57,6 +58,39 @@ func testWeb(t *testing.T, open Opener) {
 		require.NoError(t, b.st.LoginLinkCreate(b.ctx, &store.LoginLink{Hash: "l2", UserID: "usr_a", Purpose: "bootstrap", CreatedAt: b.now, ExpiresAt: b.at(15 * time.Minute)}))
 		_, err = b.st.LoginLinkUse(b.ctx, "l2", b.at(15*time.Minute))
 		require.ErrorIs(t, err, store.ErrNotFound, "expired at ExpiresAt")
+	})
+	t.Run("RequestListAwaiting", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		// usr_0002 was notified at step 0 of req 1 (pending) and req 2
+		// (approved); usr_0004 at step 1 of both; req 3 is pending and
+		// notified neither.
+		require.NoError(t, b.st.RequestCreate(b.ctx, b.request(1)))
+		require.NoError(t, b.st.RequestCreate(b.ctx, b.request(2, func(r *access.Request) { r.State = access.RequestApproved })))
+		require.NoError(t, b.st.RequestCreate(b.ctx, b.request(3, func(r *access.Request) {
+			r.Steps = []access.Step{{Name: "x", Eligible: []string{"usr_0009"}, Notified: []string{"usr_0009"}, Required: 1}}
+			r.Decisions = nil
+		})))
+		require.NoError(t, b.st.RequestCreate(b.ctx, b.request(4)))
+		for _, tt := range []struct {
+			user  string
+			limit int
+			want  []string
+		}{
+			{"usr_0002", 0, []string{"req_0004", "req_0001"}},
+			{"usr_0004", 1, []string{"req_0004"}},
+			{"usr_0009", 10, []string{"req_0003"}},
+			{"usr_0003", 10, []string{}},
+		} {
+			got, err := b.st.RequestListAwaiting(b.ctx, tt.user, tt.limit)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, ids(got, func(r *access.Request) string { return r.ID }), tt.user)
+			for _, r := range got {
+				if r.ID == "req_0001" {
+					require.Equal(t, wantRequest(b.request(1)), r, "the whole request, decisions included")
+				}
+			}
+		}
 	})
 	t.Run("LoginLinkRace", func(t *testing.T) {
 		t.Parallel()

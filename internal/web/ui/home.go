@@ -42,29 +42,21 @@ func (h *Handler) home(c *Ctx, w http.ResponseWriter, r *http.Request) error {
 		LinkHint: h.cfg.SlackLinker != nil && c.User.SlackUserID == ""})
 }
 
-// waitingFor returns pending requests c.User may decide now, at most
-// limit (pages of the approver index until enough are found).
+// waitingFor returns pending requests c.User may decide now (eligible at
+// the current step, not decided yet), at most limit.
 func (h *Handler) waitingFor(c *Ctx, limit int) ([]*access.Request, error) {
-	var out []*access.Request
-	cursor := ""
-	for range 20 {
-		page, next, err := h.st.RequestList(c.R.Context(), store.RequestListParams{Page: store.Page{Cursor: cursor, Limit: 200},
-			ApproverID: c.User.ID, States: []access.RequestState{access.RequestPending}})
-		if err != nil {
-			return nil, err
-		}
-		for _, req := range page {
-			if _, err := req.CheckDecider(c.User); err == nil {
-				out = append(out, req)
-				if len(out) == limit {
-					return out, nil
-				}
+	reqs, err := h.st.RequestListAwaiting(c.R.Context(), c.User.ID, 500)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*access.Request, 0, min(limit, len(reqs)))
+	for _, req := range reqs {
+		if _, err := req.CheckDecider(c.User); err == nil {
+			out = append(out, req)
+			if len(out) == limit {
+				break
 			}
 		}
-		if next == "" {
-			break
-		}
-		cursor = next
 	}
 	return out, nil
 }

@@ -23,5 +23,6 @@ type menuItem struct{ Path, Label string }
 func settingsMenu() []menuItem {
 	return []menuItem{
 		{Path: "/settings", Label: "Server and Slack"},
+		{Path: "/settings/alerts", Label: "Security alerts"},
 	}
 }
