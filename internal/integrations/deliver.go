@@ -211,10 +211,11 @@ func (s *Service) release(ctx context.Context, integrationID string) error {
 	if err != nil {
 		return err
 	}
-	ids := make([]string, 0, len(due))
+	ids := make([]Job, 0, len(due))
 	for _, d := range due {
-		ids = append(ids, d.ID)
+		ids = append(ids, jobOf(d))
 	}
+	s.log.InfoContext(ctx, "held messages released", "integration", integrationID, "deliveries", len(ids))
 	s.enqueue(ctx, ids)
 	return nil
 }
@@ -235,7 +236,7 @@ func (s *Service) tellAdmins(ctx context.Context, i *store.Integration, m Messag
 		return err
 	}
 	now := s.clock.Now()
-	var added []string
+	var added []Job
 	for _, a := range admins {
 		d := &store.Delivery{ID: newID(now), IntegrationID: i.ID, RecipientID: a.ID, DedupKey: "health/" + key + "/" + a.ID,
 			Category: "health", Payload: payload, State: store.DeliveryPending, CreatedAt: now, NextAt: now}
@@ -244,7 +245,7 @@ func (s *Service) tellAdmins(ctx context.Context, i *store.Integration, m Messag
 			return fmt.Errorf("store admin notice: %w", err)
 		}
 		if ok {
-			added = append(added, d.ID)
+			added = append(added, jobOf(d))
 		}
 	}
 	s.enqueue(ctx, added)
@@ -290,9 +291,9 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	if err != nil {
 		return res, err
 	}
-	var ids []string
+	var ids []Job
 	for _, d := range due {
-		ids = append(ids, d.ID)
+		ids = append(ids, jobOf(d))
 	}
 	res.Stalled = len(ids)
 	all, err := s.st.IntegrationList(ctx)
@@ -315,7 +316,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		if err := s.st.DeliveryUpdate(ctx, d); err != nil {
 			return res, err
 		}
-		ids = append(ids, d.ID)
+		ids = append(ids, jobOf(d))
 		res.Probes++
 	}
 	s.enqueue(ctx, ids)

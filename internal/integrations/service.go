@@ -55,11 +55,22 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-// Enqueuer runs deliveries in the background (the job queue): each ID is
+// Enqueuer runs deliveries in the background (the job queue): each is
 // one job that calls Service.Deliver, with retries.
 type Enqueuer interface {
-	EnqueueDeliveries(ctx context.Context, deliveryIDs []string) error
+	EnqueueDeliveries(ctx context.Context, jobs []Job) error
 }
+
+// Job names a delivery to run. Due is the delivery's NextAt when it was
+// enqueued: a queue that deduplicates jobs by their arguments then keeps
+// one job per (delivery, due time), so a released or re-enqueued delivery
+// is never dropped as a duplicate of its finished earlier job.
+type Job struct {
+	DeliveryID string
+	Due        time.Time
+}
+
+func jobOf(d *store.Delivery) Job { return Job{DeliveryID: d.ID, Due: d.NextAt} }
 
 // Service routes notifications to integrations and delivers them.
 type Service struct {
@@ -101,7 +112,7 @@ func (s *Service) SetEnqueuer(e Enqueuer) {
 
 // enqueue starts jobs for ids; a failure is logged, not returned: the
 // deliveries are stored and Sweep enqueues them again.
-func (s *Service) enqueue(ctx context.Context, ids []string) {
+func (s *Service) enqueue(ctx context.Context, ids []Job) {
 	s.mu.Lock()
 	e := s.enq
 	s.mu.Unlock()
@@ -231,7 +242,7 @@ func (s *Service) store(ctx context.Context, is []*store.Integration, c Category
 		return 0, fmt.Errorf("encode message: %w", err)
 	}
 	now := s.clock.Now()
-	var added []string
+	var added []Job
 	for _, i := range is {
 		d := &store.Delivery{ID: ids.New("dlv", now), IntegrationID: i.ID, DedupKey: key, Category: string(c), AppID: appID,
 			Payload: payload, State: store.DeliveryPending, CreatedAt: now, NextAt: now}
@@ -240,7 +251,7 @@ func (s *Service) store(ctx context.Context, is []*store.Integration, c Category
 			return len(added), fmt.Errorf("store delivery to %s: %w", i.Name, err)
 		}
 		if ok {
-			added = append(added, d.ID)
+			added = append(added, jobOf(d))
 		}
 	}
 	s.enqueue(ctx, added)

@@ -25,10 +25,12 @@ type recorder struct {
 	ids []string
 }
 
-func (r *recorder) EnqueueDeliveries(_ context.Context, ids []string) error {
+func (r *recorder) EnqueueDeliveries(_ context.Context, jobs []Job) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.ids = append(r.ids, ids...)
+	for _, j := range jobs {
+		r.ids = append(r.ids, j.DeliveryID)
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -14,6 +15,11 @@ import (
 // to a webhook or channel, or an admin's health DM).
 type IntegrationDeliverArgs struct {
 	DeliveryID string `json:"delivery_id"`
+	// Due is the delivery's due time when enqueued: part of the job's
+	// uniqueness, so that a delivery released again is not taken for a
+	// duplicate of its earlier job (still "running" until River records
+	// its completion).
+	Due time.Time `json:"due"`
 }
 
 // Kind implements river.JobArgs.
@@ -59,13 +65,13 @@ func (q *Queue) SetIntegrations(svc Integrations) {
 
 // EnqueueDeliveries implements integrations.Enqueuer: one job per
 // delivery, unique while it waits or runs.
-func (q *Queue) EnqueueDeliveries(ctx context.Context, deliveryIDs []string) error {
-	if len(deliveryIDs) == 0 {
+func (q *Queue) EnqueueDeliveries(ctx context.Context, jobs []integrations.Job) error {
+	if len(jobs) == 0 {
 		return nil
 	}
-	ps := make([]river.InsertManyParams, 0, len(deliveryIDs))
-	for _, id := range deliveryIDs {
-		ps = append(ps, river.InsertManyParams{Args: IntegrationDeliverArgs{DeliveryID: id},
+	ps := make([]river.InsertManyParams, 0, len(jobs))
+	for _, j := range jobs {
+		ps = append(ps, river.InsertManyParams{Args: IntegrationDeliverArgs{DeliveryID: j.DeliveryID, Due: j.Due.UTC()},
 			InsertOpts: &river.InsertOpts{MaxAttempts: integrations.MaxAttempts + 15, Priority: 2, UniqueOpts: uniqueOpts()}})
 	}
 	return q.insertMany(ctx, ps)
