@@ -9,6 +9,7 @@ import (
 	"github.com/sesame-access/sesame/internal/findings"
 	"github.com/sesame-access/sesame/internal/secrets"
 	"github.com/sesame-access/sesame/internal/web/api"
+	"github.com/sesame-access/sesame/internal/web/ui"
 )
 
 // startFindings wires this part of the server onto mux. It runs after the Slack
@@ -54,4 +55,49 @@ func (m *Main) findingsAPI() api.Findings {
 		return nil
 	}
 	return m.findings
+}
+
+// lateFindings gives the dashboard (built before startFindings) the
+// findings service once it exists; until then its pages answer 503.
+type lateFindings struct{ m *Main }
+
+var _ ui.AlertFindings = lateFindings{}
+
+func (l lateFindings) svc() (*findings.Service, error) {
+	if l.m.findings == nil {
+		return nil, access.Errorf(access.CodeUnavailable, "security alerts are not running yet")
+	}
+	return l.m.findings, nil
+}
+
+func (l lateFindings) Settings(ctx context.Context) ([]access.AlertSetting, error) {
+	s, err := l.svc()
+	if err != nil {
+		return nil, err
+	}
+	return s.Settings(ctx)
+}
+
+func (l lateFindings) PutSettings(ctx context.Context, actorID string, list []access.AlertSetting) ([]access.AlertSetting, error) {
+	s, err := l.svc()
+	if err != nil {
+		return nil, err
+	}
+	return s.PutSettings(ctx, actorID, list)
+}
+
+func (l lateFindings) Act(ctx context.Context, actorID, alertID, action string) (*access.Alert, error) {
+	s, err := l.svc()
+	if err != nil {
+		return nil, err
+	}
+	return s.Act(ctx, actorID, alertID, action)
+}
+
+func (l lateFindings) ReviewURL(a *access.Alert) string {
+	s, err := l.svc()
+	if err != nil {
+		return ""
+	}
+	return s.ReviewURL(a)
 }

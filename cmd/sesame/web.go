@@ -50,6 +50,7 @@ func (m *Main) startWeb(ctx context.Context, mux *http.ServeMux, box *secrets.Bo
 		}
 		uc.SlackLinker = linker
 	}
+	uc.Pages = append(uc.Pages, ui.AlertPages(lateFindings{m}, cfg.Slack.AlertsChannel)...)
 	mux.Handle("/", ui.New(uc))
 	go m.sweepSessions(ctx)
 	return nil
