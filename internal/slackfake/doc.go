@@ -7,6 +7,9 @@
 //     documented Block Kit limits, trigger_id single use and 3 s expiry,
 //     per-method rate limits (429 + Retry-After) and answering with Slack's
 //     error strings (ok:false);
+//   - incoming webhooks (AddWebhook, webhooks.go): per-URL state (ok,
+//     revoked, removed, prohibited, archived channel), body validation and
+//     one message per second per webhook (429 + Retry-After);
 //   - the Slack client of simulated users: it sends slash commands, button
 //     clicks, select changes, type-ahead (block_suggestion) and modal
 //     submissions to the app, over signed HTTP requests (HTTP mode) or over a
