@@ -77,6 +77,10 @@ type Config struct {
 	MaxSignupAlerts int
 	// PageSize is the keyset page and write batch of a sync (default 1000).
 	PageSize int
+	// LastSeenEvery is how stale an unchanged account's LastSeen may get
+	// before a sync writes it again (default 12h): a sync that changes
+	// nothing then writes almost nothing.
+	LastSeenEvery time.Duration
 }
 
 // Service runs the findings use cases. Safe for concurrent use.
@@ -91,6 +95,7 @@ type Service struct {
 	defChan  string
 	maxAlert int
 	pageSize int
+	seenEvery time.Duration
 
 	mu     sync.Mutex
 	poster Poster
@@ -107,6 +112,7 @@ func New(cfg Config) (*Service, error) {
 		conns: cfg.Connectors, box: cfg.Secrets, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		defaults: cfg.Defaults, defChan: cfg.DefaultChannel,
 		maxAlert: cmp.Or(cfg.MaxSignupAlerts, 20), pageSize: cmp.Or(cfg.PageSize, 1000),
+		seenEvery: cmp.Or(cfg.LastSeenEvery, 12*time.Hour),
 	}, nil
 }
 

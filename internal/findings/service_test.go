@@ -211,7 +211,7 @@ func TestSyncAccountsDiffs(t *testing.T) {
 
 	b.clock.Advance(time.Hour)
 	b.list.accounts["github"] = []connector.Account{acc("u0", "new0@example.com"), acc("u1", "alice@example.com"),
-		acc("u3", "x@example.com"), acc("u5", "new5@example.com"), acc("u6", "new6@example.com"), acc("u7", "frank@example.com")}
+		{ExternalID: "u3", Email: "x@example.com", Name: "Renamed"}, acc("u5", "new5@example.com"), acc("u6", "new6@example.com"), acc("u7", "frank@example.com")}
 	rep, err = b.svc.SyncAll(b.ctx)
 	require.NoError(t, err)
 	require.Equal(t, findings.AppReport{AppID: "github", Seen: 6, New: 4, Gone: 2, Alerts: 2}, rep.Apps[0],
@@ -229,18 +229,26 @@ func TestSyncAccountsDiffs(t *testing.T) {
 	require.Equal(t, "usr_alice", byID["u1"].UserID)
 	require.Equal(t, "alice@example.com", byID["u1"].Email)
 	require.Equal(t, time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC), byID["u1"].FirstSeen)
-	require.Equal(t, b.clock.Now(), byID["u1"].LastSeen)
+	require.Equal(t, b.clock.Now(), byID["u0"].LastSeen)
+	require.Equal(t, b.clock.Now(), byID["u3"].LastSeen, "renamed: rewritten")
+	require.Equal(t, "Renamed", byID["u3"].Name)
+	require.Equal(t, time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC), byID["u1"].LastSeen, "only its email's case changed")
 	require.False(t, byID["u2"].Active())
 	require.True(t, byID["u7"].Active())
 
-	// A third sync with nothing new raises nothing and posts nothing new.
+	// A third sync with nothing new raises nothing and posts nothing new;
+	// 13 hours on, LastSeen is refreshed.
 	b.deliverAll(t)
 	posted := len(b.poster.posts)
+	b.clock.Advance(13 * time.Hour)
 	rep, err = b.svc.SyncAll(b.ctx)
 	require.NoError(t, err)
 	require.Equal(t, 0, rep.Apps[0].New)
 	require.Empty(t, b.enq.take())
 	require.Len(t, b.poster.posts, posted)
+	u1, err := b.st.AccountGet(b.ctx, "github", "u1")
+	require.NoError(t, err)
+	require.Equal(t, b.clock.Now(), u1.LastSeen)
 }
 
 func TestDeliverAndButtons(t *testing.T) {

@@ -220,8 +220,10 @@ func listAccounts(ctx context.Context, conn connector.Connector) ([]connector.Ac
 // SyncAccounts makes the stored accounts of app match listing: it walks
 // the stored accounts in keyset pages (Config.PageSize) alongside the
 // listing sorted by external ID, and writes each page's changes in one
-// transaction: accounts seen are inserted or refreshed (LastSeen, email,
-// name, matched user), accounts no longer listed get GoneAt. Memory is
+// transaction: accounts seen are inserted or refreshed (email, name,
+// matched user; LastSeen when something changed or the stored one is
+// older than Config.LastSeenEvery), accounts no longer listed get
+// GoneAt. Memory is
 // the listing plus one page. New accounts in an app on the watchlist
 // raise watchlist_signup (at most Config.MaxSignupAlerts per app and
 // sync), except on the app's first sync (the baseline: everything is
@@ -299,6 +301,10 @@ func (s *Service) SyncAccounts(ctx context.Context, app *access.App, listing []c
 		}
 		if prev != nil {
 			acc.FirstSeen = prev.FirstSeen
+			if prev.Active() && prev.Email == acc.Email && prev.Name == acc.Name && prev.UserID == acc.UserID &&
+				now.Sub(prev.LastSeen) < s.seenEvery {
+				return // unchanged, and seen recently enough
+			}
 		} else {
 			rep.New++
 			newOnes = append(newOnes, acc)
