@@ -85,16 +85,16 @@ type Config struct {
 
 // Service runs the findings use cases. Safe for concurrent use.
 type Service struct {
-	st       store.Store
-	clock    clock.Clock
-	log      *slog.Logger
-	conns    *connector.Registry
-	box      *secrets.Box
-	baseURL  string
-	defaults map[access.AlertType]access.AlertSetting
-	defChan  string
-	maxAlert int
-	pageSize int
+	st        store.Store
+	clock     clock.Clock
+	log       *slog.Logger
+	conns     *connector.Registry
+	box       *secrets.Box
+	baseURL   string
+	defaults  map[access.AlertType]access.AlertSetting
+	defChan   string
+	maxAlert  int
+	pageSize  int
 	seenEvery time.Duration
 
 	mu     sync.Mutex
