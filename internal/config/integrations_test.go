@@ -91,7 +91,7 @@ func FuzzIntegrationsSection(f *testing.F) {
 	f.Fuzz(func(t *testing.T, cover, category, hook, setTerm string) {
 		doc := map[string]any{"integrations": map[string]any{
 			"account_sets": map[string]any{"cloud-accounts": []string{setTerm}},
-			"routes": []map[string]any{{"name": "r", "webhook_url": hook, "covers": []string{cover}, "categories": []string{category}}},
+			"routes":       []map[string]any{{"name": "r", "webhook_url": hook, "covers": []string{cover}, "categories": []string{category}}},
 		}}
 		extra, err := yaml.Marshal(doc)
 		require.NoError(t, err)

@@ -42,8 +42,8 @@ func TestMessagesGolden(t *testing.T) {
 			Reason: "INC-42 <prod> & friends"},
 		grant: &access.Grant{ID: "grt_1", UserID: "usr_alice", AppID: "aws-prod", EntitlementID: "aws-prod:admin",
 			ExpiresAt: now.Add(2 * time.Hour), LastError: "AccessDenied"},
-		app:  &access.App{ID: "aws-prod", Name: "AWS production"},
-		ents: []*access.Entitlement{{ID: "aws-prod:admin", Name: "Admin"}},
+		app:   &access.App{ID: "aws-prod", Name: "AWS production"},
+		ents:  []*access.Entitlement{{ID: "aws-prod:admin", Name: "Admin"}},
 		users: map[string]*access.User{"usr_alice": {Name: "Alice"}, "usr_bob": {Name: "Bob"}},
 	}
 	kinds := []access.NotificationKind{access.NotifyApprovalRequested, access.NotifyRequestApproved, access.NotifyRequestRejected,
