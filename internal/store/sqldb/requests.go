@@ -3,8 +3,10 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sesame-access/sesame/internal/access"
@@ -103,6 +105,26 @@ func (q *queries) writeRequestIndex(ctx context.Context, r *access.Request, repl
 	return nil
 }
 
+// sameRequestIndex reports whether the stored entitlement_ids and steps
+// JSON index the same rows as r: the same entitlements in order and the
+// same notified approvers per step. Unreadable JSON is not the same.
+func sameRequestIndex(entsJSON, stepsJSON string, r *access.Request) bool {
+	var ents []string
+	var steps []access.Step
+	if json.Unmarshal([]byte(entsJSON), &ents) != nil || json.Unmarshal([]byte(stepsJSON), &steps) != nil {
+		return false
+	}
+	if !slices.Equal(ents, r.EntitlementIDs) || len(steps) != len(r.Steps) {
+		return false
+	}
+	for i := range steps {
+		if !slices.Equal(steps[i].Notified, r.Steps[i].Notified) {
+			return false
+		}
+	}
+	return true
+}
+
 // insertDecisions stores r's decisions whose ID is not stored yet. A second
 // decision by one approver violates a unique index (ErrConflict).
 func (q *queries) insertDecisions(ctx context.Context, r *access.Request) error {
@@ -187,6 +209,16 @@ func (q *queries) RequestUpdate(ctx context.Context, r *access.Request) error {
 		return fmt.Errorf("update request %s: %w", r.ID, err)
 	}
 	err = q.atomic(ctx, func(q *queries) error {
+		// The index rows are rewritten only when what they index changed
+		// (rarely: an escalation widens the notified approvers), which
+		// saves four statements on most updates for this one.
+		var oldEnts, oldSteps sql.NullString
+		err := q.queryRow(ctx, `SELECT entitlement_ids, steps FROM requests WHERE id = ? AND version = ?`,
+			r.ID, int64(r.Version)).Scan(&oldEnts, &oldSteps)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		reindex := err != nil || !sameRequestIndex(oldEnts.String, oldSteps.String, r)
 		n, err := q.execN(ctx, `UPDATE requests SET requester_id = ?, app_id = ?, entitlement_ids = ?,
 			duration = ?, max_duration = ?, reason = ?, state = ?, policy_id = ?, steps = ?,
 			current_step = ?, auto_approve_rule = ?, created_at = ?, updated_at = ?, pending_until = ?,
@@ -198,8 +230,10 @@ func (q *queries) RequestUpdate(ctx context.Context, r *access.Request) error {
 		if n == 0 {
 			return q.versionErr(ctx, "requests", "request", r.ID, r.Version)
 		}
-		if err := q.writeRequestIndex(ctx, r, true); err != nil {
-			return err
+		if reindex {
+			if err := q.writeRequestIndex(ctx, r, true); err != nil {
+				return err
+			}
 		}
 		return q.insertDecisions(ctx, r)
 	})
