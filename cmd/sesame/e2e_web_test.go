@@ -23,7 +23,7 @@ func chromium(t *testing.T) string {
 		if p == "" {
 			continue
 		}
-		if _, err := os.Stat(p); err == nil {
+		if _, err := os.Stat(p); err == nil { //nolint:gosec // G703: fixed paths and the tester's own variable
 			return p
 		}
 	}
@@ -60,7 +60,7 @@ func newWeb(t *testing.T, base string, m *mockoidc.MockOIDC) *web {
 	w := &web{t: t, ctx: ctx, base: base, oidc: m}
 	if os.Getenv("SESAME_SCREENSHOTS") == "1" {
 		w.shots = filepath.Join("..", "..", "docs", "screenshots")
-		require.NoError(t, os.MkdirAll(w.shots, 0o755))
+		require.NoError(t, os.MkdirAll(w.shots, 0o755)) //nolint:gosec // G301: documentation in the repository
 	}
 	return w
 }

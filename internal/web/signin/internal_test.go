@@ -32,7 +32,7 @@ func TestCheckClaims(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			var rf *Refusal
+			var rf *RefusalError
 			require.ErrorAs(t, err, &rf)
 			require.Contains(t, rf.Reason, tt.wantE)
 		})

@@ -30,7 +30,7 @@ func IssueLink(ctx context.Context, q store.Queries, userID, purpose string, now
 	return token, nil
 }
 
-// ErrBadLink: the link is unknown, used or expired.
+// ErrBadLink means the link is unknown, used or expired.
 var ErrBadLink = errors.New("this sign-in link is invalid, already used or expired")
 
 // RedeemLink uses the link with token at now (once: a second use fails)

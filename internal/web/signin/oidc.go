@@ -31,9 +31,6 @@ const flowTTL = 10 * time.Minute
 // SlackIssuer is "Sign in with Slack".
 const SlackIssuer = "https://slack.com"
 
-// slackTeamClaim is the Slack workspace of a "Sign in with Slack" ID token.
-const slackTeamClaim = "https://slack.com/team_id"
-
 // OIDCConfig configures OIDC sign-in.
 type OIDCConfig struct {
 	Issuer       string
@@ -156,6 +153,7 @@ func (o *OIDC) Begin(ctx context.Context, w http.ResponseWriter, returnTo string
 		return "", fmt.Errorf("encode flow: %w", err)
 	}
 	v := base64.RawURLEncoding.EncodeToString(b) + "." + base64.RawURLEncoding.EncodeToString(o.mac(b))
+	//nolint:gosec // G124: Secure follows the base URL (plain http only on localhost); HttpOnly and SameSite are set
 	http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: v, Path: "/login/", MaxAge: int(flowTTL / time.Second),
 		Secure: o.cfg.Secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	return o.oauth(p).AuthCodeURL(f.State, opts...), nil
@@ -165,20 +163,20 @@ func (o *OIDC) Begin(ctx context.Context, w http.ResponseWriter, returnTo string
 func (o *OIDC) readFlow(r *http.Request) (*flow, error) {
 	c, err := r.Cookie(flowCookie)
 	if err != nil {
-		return nil, &Refusal{Reason: "the sign-in expired or was started in another browser; start again"}
+		return nil, &RefusalError{Reason: "the sign-in expired or was started in another browser; start again"}
 	}
 	body, sig, ok := strings.Cut(c.Value, ".")
 	b, err1 := base64.RawURLEncoding.DecodeString(body)
 	s, err2 := base64.RawURLEncoding.DecodeString(sig)
 	if !ok || err1 != nil || err2 != nil || !hmac.Equal(s, o.mac(b)) {
-		return nil, &Refusal{Reason: "the sign-in state was tampered with; start again"}
+		return nil, &RefusalError{Reason: "the sign-in state was tampered with; start again"}
 	}
 	var f flow
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, &Refusal{Reason: "the sign-in state is unreadable; start again"}
+		return nil, &RefusalError{Reason: "the sign-in state is unreadable; start again"}
 	}
 	if o.cfg.Clock.Now().Unix() > f.Expires {
-		return nil, &Refusal{Reason: "the sign-in took too long; start again"}
+		return nil, &RefusalError{Reason: "the sign-in took too long; start again"}
 	}
 	return &f, nil
 }
@@ -192,11 +190,11 @@ type Identity struct {
 	Return string
 }
 
-// Refusal is a sign-in the provider or this package refused; Reason is
+// RefusalError is a sign-in the provider or this package refused; Reason is
 // safe to show.
-type Refusal struct{ Reason string }
+type RefusalError struct{ Reason string }
 
-func (e *Refusal) Error() string { return "sign-in refused: " + e.Reason }
+func (e *RefusalError) Error() string { return "sign-in refused: " + e.Reason }
 
 // claims are the ID token claims Sesame reads.
 type claims struct {
@@ -221,8 +219,9 @@ func (c claims) verified() bool {
 // the flow cookie, exchanges the code (with the PKCE verifier), verifies
 // the ID token (signature, issuer, audience, expiry, nonce), and requires a
 // verified email (and the Slack workspace). It clears the flow cookie.
-// Errors a person should see are *Refusal.
+// Errors a person should see are *RefusalError.
 func (o *OIDC) Finish(ctx context.Context, w http.ResponseWriter, r *http.Request) (*Identity, error) {
+	//nolint:gosec // G124: as in Begin
 	http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: "", Path: "/login/", MaxAge: -1, Secure: o.cfg.Secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	f, err := o.readFlow(r)
 	if err != nil {
@@ -230,14 +229,14 @@ func (o *OIDC) Finish(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		return nil, &Refusal{Reason: "the identity provider said: " + trim(e+" "+q.Get("error_description"), 200)}
+		return nil, &RefusalError{Reason: "the identity provider said: " + trim(e+" "+q.Get("error_description"), 200)}
 	}
 	if st := q.Get("state"); st == "" || !hmac.Equal([]byte(st), []byte(f.State)) {
-		return nil, &Refusal{Reason: "the sign-in state does not match; start again"}
+		return nil, &RefusalError{Reason: "the sign-in state does not match; start again"}
 	}
 	code := q.Get("code")
 	if code == "" || len(code) > 4096 {
-		return nil, &Refusal{Reason: "the identity provider sent no code"}
+		return nil, &RefusalError{Reason: "the identity provider sent no code"}
 	}
 	p, _, err := o.discover(ctx)
 	if err != nil {
@@ -249,23 +248,23 @@ func (o *OIDC) Finish(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 	tok, err := o.oauth(p).Exchange(o.ctx(ctx), code, opts...)
 	if err != nil {
-		return nil, &Refusal{Reason: "the identity provider refused the code: " + trim(err.Error(), 200)}
+		return nil, &RefusalError{Reason: "the identity provider refused the code: " + trim(err.Error(), 200)}
 	}
 	raw, ok := tok.Extra("id_token").(string)
 	if !ok || raw == "" {
-		return nil, &Refusal{Reason: "the identity provider sent no ID token"}
+		return nil, &RefusalError{Reason: "the identity provider sent no ID token"}
 	}
 	v := p.Verifier(&oidc.Config{ClientID: o.cfg.ClientID, Now: o.cfg.Clock.Now})
 	idt, err := v.Verify(o.ctx(ctx), raw)
 	if err != nil {
-		return nil, &Refusal{Reason: "the ID token is not valid: " + trim(err.Error(), 200)}
+		return nil, &RefusalError{Reason: "the ID token is not valid: " + trim(err.Error(), 200)}
 	}
 	if !hmac.Equal([]byte(idt.Nonce), []byte(f.Nonce)) {
-		return nil, &Refusal{Reason: "the ID token's nonce does not match this sign-in"}
+		return nil, &RefusalError{Reason: "the ID token's nonce does not match this sign-in"}
 	}
 	var c claims
 	if err := idt.Claims(&c); err != nil {
-		return nil, &Refusal{Reason: "the ID token's claims are unreadable"}
+		return nil, &RefusalError{Reason: "the ID token's claims are unreadable"}
 	}
 	if err := checkClaims(c, o.cfg.SlackTeamID); err != nil {
 		return nil, err
@@ -277,13 +276,13 @@ func (o *OIDC) Finish(ctx context.Context, w http.ResponseWriter, r *http.Reques
 // workspace.
 func checkClaims(c claims, slackTeam string) error {
 	if c.Email == "" {
-		return &Refusal{Reason: "the identity provider did not share an email address (ask for the email scope)"}
+		return &RefusalError{Reason: "the identity provider did not share an email address (ask for the email scope)"}
 	}
 	if !c.verified() {
-		return &Refusal{Reason: "the identity provider has not verified the email address " + c.Email}
+		return &RefusalError{Reason: "the identity provider has not verified the email address " + c.Email}
 	}
 	if slackTeam != "" && c.SlackTeam != slackTeam {
-		return &Refusal{Reason: "this Slack workspace may not sign in to Sesame"}
+		return &RefusalError{Reason: "this Slack workspace may not sign in to Sesame"}
 	}
 	return nil
 }

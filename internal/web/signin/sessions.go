@@ -42,7 +42,7 @@ type Session struct {
 	store.WebSession
 }
 
-// ErrNoSession: no cookie, or an unknown, expired or signed-out session.
+// ErrNoSession means no cookie, or an unknown, expired or signed-out session.
 var ErrNoSession = errors.New("not signed in")
 
 // random returns n random bytes, base64url.
@@ -68,6 +68,7 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, userID, met
 	if err := s.st.WebSessionCreate(ctx, &ws); err != nil {
 		return nil, fmt.Errorf("start session: %w", err)
 	}
+	//nolint:gosec // G124: Secure follows the base URL (plain http only on localhost); HttpOnly and SameSite are set
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: id, Path: "/", MaxAge: int(s.ttl / time.Second),
 		Secure: s.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	return &Session{ws}, nil
@@ -92,17 +93,16 @@ func (s *Sessions) Load(r *http.Request) (*Session, error) {
 // End deletes r's session (if any) and clears the cookie.
 func (s *Sessions) End(w http.ResponseWriter, r *http.Request) error {
 	s.clear(w)
-	c, err := r.Cookie(CookieName)
-	if err != nil || c.Value == "" {
-		return nil
-	}
-	if err := s.st.WebSessionDelete(r.Context(), Hash(c.Value)); err != nil {
-		return fmt.Errorf("end session: %w", err)
+	if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
+		if err := s.st.WebSessionDelete(r.Context(), Hash(c.Value)); err != nil {
+			return fmt.Errorf("end session: %w", err)
+		}
 	}
 	return nil
 }
 
 func (s *Sessions) clear(w http.ResponseWriter) {
+	//nolint:gosec // G124: as in Start
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1,
 		Secure: s.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }

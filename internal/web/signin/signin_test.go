@@ -95,7 +95,7 @@ func TestSessions(t *testing.T) {
 
 			for _, v := range []string{"", "nope", strings.Repeat("x", 200)} {
 				r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil)
-				r.AddCookie(&http.Cookie{Name: signin.CookieName, Value: v})
+				r.AddCookie(&http.Cookie{Name: signin.CookieName, Value: v}) //nolint:gosec // G124: a request's cookie has no flags
 				_, err := ss.Load(r)
 				require.ErrorIs(t, err, signin.ErrNoSession, v)
 			}
@@ -199,7 +199,7 @@ func TestOIDC(t *testing.T) {
 	})
 	refused := func(t *testing.T, err error, want string) {
 		t.Helper()
-		var rf *signin.Refusal
+		var rf *signin.RefusalError
 		require.ErrorAs(t, err, &rf)
 		require.Contains(t, rf.Reason, want)
 	}

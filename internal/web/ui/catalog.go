@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -151,9 +152,7 @@ func (h *Handler) appSetting(c *Ctx, w http.ResponseWriter, r *http.Request) err
 			return nil, err
 		}
 		settings := make(map[string]string, len(a.ConnectorSettings)+1)
-		for k, v := range a.ConnectorSettings {
-			settings[k] = v
-		}
+		maps.Copy(settings, a.ConnectorSettings)
 		settings[name] = sealed
 		a.ConnectorSettings = settings
 		return map[string]any{"setting": name, "secret": config.IsSecretSetting(name)}, nil

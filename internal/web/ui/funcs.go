@@ -3,6 +3,7 @@ package ui
 import (
 	"encoding/json"
 	"html/template"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,12 +37,5 @@ var funcs = template.FuncMap{ //nolint:gochecknoglobals // immutable table of pu
 	"v": func(c *Ctx, d any) view { return view{C: c, D: d} },
 	// row pairs the request context with one request.
 	"row": func(c *Ctx, r *access.Request) map[string]any { return map[string]any{"C": c, "R": r} },
-	"has": func(list []string, s string) bool {
-		for _, x := range list {
-			if x == s {
-				return true
-			}
-		}
-		return false
-	},
+	"has": slices.Contains[[]string],
 }

@@ -24,5 +24,6 @@ func settingsMenu() []menuItem {
 	return []menuItem{
 		{Path: "/settings", Label: "Server and Slack"},
 		{Path: "/settings/alerts", Label: "Security alerts"},
+		{Path: "/settings/integrations", Label: "Integrations"},
 	}
 }

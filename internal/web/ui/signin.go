@@ -39,7 +39,7 @@ type loginView struct {
 func (h *Handler) login(c *Ctx, w http.ResponseWriter, r *http.Request) error {
 	next := signin.LocalPath(r.URL.Query().Get("next"))
 	if c.User != nil {
-		http.Redirect(w, r, next, http.StatusSeeOther)
+		http.Redirect(w, r, next, http.StatusSeeOther) //nolint:gosec // G710: next went through LocalPath
 		return nil
 	}
 	v := loginView{Next: next}
@@ -60,7 +60,7 @@ func (h *Handler) loginStart(c *Ctx, w http.ResponseWriter, r *http.Request) err
 		h.failStatus(c, w, http.StatusServiceUnavailable, "Identity provider unavailable", "The identity provider cannot be reached right now; try again in a moment.")
 		return nil
 	}
-	http.Redirect(w, r, to, http.StatusFound)
+	http.Redirect(w, r, to, http.StatusFound) //nolint:gosec // G710: the provider's authorization URL from its discovery document
 	return nil
 }
 
@@ -75,7 +75,7 @@ func (h *Handler) loginCallback(c *Ctx, w http.ResponseWriter, r *http.Request) 
 		return h.notFound(c, w, r)
 	}
 	id, err := h.cfg.OIDC.Finish(r.Context(), w, r)
-	if rf, ok := errors.AsType[*signin.Refusal](err); ok {
+	if rf, ok := errors.AsType[*signin.RefusalError](err); ok {
 		h.refuse(c, w, rf.Reason)
 		return nil
 	}
@@ -97,7 +97,7 @@ func (h *Handler) loginCallback(c *Ctx, w http.ResponseWriter, r *http.Request) 
 	if err := h.startSession(c, w, u, "oidc", map[string]any{"subject": id.Subject, "issuer": h.cfg.OIDC.Issuer()}); err != nil {
 		return err
 	}
-	http.Redirect(w, r, signin.LocalPath(id.Return), http.StatusSeeOther)
+	http.Redirect(w, r, signin.LocalPath(id.Return), http.StatusSeeOther) //nolint:gosec // G710: LocalPath allows only paths on this site
 	return nil
 }
 
@@ -142,8 +142,7 @@ func (h *Handler) loginLink(c *Ctx, w http.ResponseWriter, r *http.Request) erro
 
 func (h *Handler) loginLinkUse(c *Ctx, w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		h.failStatus(c, w, http.StatusBadRequest, "Bad form", "The form could not be read.")
-		return nil
+		return access.Errorf(access.CodeInvalid, "the form could not be read: %v", err)
 	}
 	l, err := signin.RedeemLink(r.Context(), h.st, strings.TrimSpace(r.PostFormValue("token")), h.clock.Now())
 	if errors.Is(err, signin.ErrBadLink) {
@@ -185,9 +184,11 @@ func (h *Handler) slackLink(c *Ctx, w http.ResponseWriter, r *http.Request) erro
 		h.failStatus(c, w, http.StatusNotFound, "Slack is not connected", "This Sesame has no Slack connection.")
 		return nil
 	}
-	code := r.URL.Query().Get("code")
-	slackID, err := h.cfg.SlackLinker.Verify(code)
-	return c.Render(w, http.StatusOK, "slacklink", slackLinkView{Code: code, SlackUserID: slackID, Valid: err == nil})
+	v := slackLinkView{Code: r.URL.Query().Get("code")}
+	if id, err := h.cfg.SlackLinker.Verify(v.Code); err == nil {
+		v.SlackUserID, v.Valid = id, true
+	}
+	return c.Render(w, http.StatusOK, "slacklink", v)
 }
 
 func (h *Handler) slackLinkConfirm(c *Ctx, w http.ResponseWriter, r *http.Request) error {

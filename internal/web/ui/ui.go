@@ -79,13 +79,13 @@ type Settings struct {
 type Access int
 
 const (
-	// AccessSignedIn (the zero value): any signed-in, active user.
+	// AccessSignedIn (the zero value) is any signed-in, active user.
 	AccessSignedIn Access = iota
-	// AccessPublic: anyone, signed in or not (sign-in pages).
+	// AccessPublic is anyone, signed in or not (sign-in pages).
 	AccessPublic
-	// AccessPrivileged: admins and auditors (read-only everything).
+	// AccessPrivileged is admins and auditors (read-only everything).
 	AccessPrivileged
-	// AccessAdmin: admins.
+	// AccessAdmin is admins only.
 	AccessAdmin
 )
 
@@ -299,6 +299,7 @@ func (h *Handler) takeFlash(w http.ResponseWriter, r *http.Request) string {
 	if err != nil || ck.Value == "" {
 		return ""
 	}
+	//nolint:gosec // G124: Secure follows the base URL; HttpOnly and SameSite are set
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.cfg.Sessions.Secure(), SameSite: http.SameSiteLaxMode})
 	msg, err := url.QueryUnescape(ck.Value)
 	if err != nil || len(msg) > 300 {
@@ -340,10 +341,11 @@ func (c *Ctx) Render(w http.ResponseWriter, status int, name string, data any) e
 // msg there.
 func (c *Ctx) Done(w http.ResponseWriter, to, msg string) error {
 	if msg != "" {
+		//nolint:gosec // G124: as in takeFlash
 		http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(msg), Path: "/", MaxAge: 60, HttpOnly: true,
 			Secure: c.h.cfg.Sessions.Secure(), SameSite: http.SameSiteLaxMode})
 	}
-	http.Redirect(w, c.R, signin.LocalPath(to), http.StatusSeeOther)
+	http.Redirect(w, c.R, signin.LocalPath(to), http.StatusSeeOther) //nolint:gosec // G710: LocalPath allows only paths on this site
 	return nil
 }
 
@@ -407,7 +409,7 @@ func (c *Ctx) When(t time.Time) template.HTML {
 		return "—"
 	}
 	u := t.UTC()
-	return template.HTML(fmt.Sprintf(`<time datetime="%s" title="%s">%s</time> <span class="rel">(%s)</span>`, //nolint:gosec // only formatted times
+	return template.HTML(fmt.Sprintf(`<time datetime=%q title=%q>%s</time> <span class="rel">(%s)</span>`, //nolint:gosec // only formatted times
 		u.Format(time.RFC3339), u.Format("2006-01-02 15:04:05 UTC"), u.Format("2006-01-02 15:04 UTC"), Relative(c.Now, u)))
 }
 
