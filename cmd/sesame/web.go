@@ -51,6 +51,11 @@ func (m *Main) startWeb(ctx context.Context, mux *http.ServeMux, box *secrets.Bo
 		uc.SlackLinker = linker
 	}
 	uc.Pages = append(uc.Pages, ui.AlertPages(lateFindings{m}, cfg.Slack.AlertsChannel)...)
+	isvc, err := m.integrationService(box)
+	if err != nil {
+		return fmt.Errorf("web: %w", err)
+	}
+	uc.Pages = append(uc.Pages, ui.IntegrationPages(isvc)...)
 	mux.Handle("/", ui.New(uc))
 	go m.sweepSessions(ctx)
 	return nil
