@@ -82,7 +82,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}})
 	}
 	if *lifecycles > 0 {
-		fmt.Fprintf(stdout, "| database | raw commits/s | lifecycles/s | ceiling ÷ lifecycles | POST /requests p50 / p99 | GET /requests p50 / p99 |\n|---|---|---|---|---|---|\n")
+		fmt.Fprintf(stdout, "| database | raw commits/s | lifecycles/s | ceiling ÷ lifecycles | statements / lifecycle | CPU / lifecycle | POST /requests p50 / p99 | GET /requests p50 / p99 |\n|---|---|---|---|---|---|---|---|\n")
+		loadBefore := loadavg()
 		err := b.each(func(tg benchTarget, st *bench.Stack) error {
 			fmt.Fprintf(stderr, "bench %s: raw-commit ceiling for %s\n", tg.name, *ceilingFor)
 			ceil, err := st.Ceiling(ctx, *workers, *ceilingFor)
@@ -90,9 +91,17 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 				return fmt.Errorf("ceiling: %w", err)
 			}
 			fmt.Fprintf(stderr, "bench %s: %d lifecycles with %d clients\n", tg.name, *lifecycles, *workers)
+			stmts0 := st.Statements()
+			cpu0, cpuOK := processCPU()
 			lps, err := st.Lifecycles(ctx, *lifecycles, *workers, 0)
 			if err != nil {
 				return fmt.Errorf("lifecycles: %w", err)
+			}
+			cpu1, _ := processCPU()
+			stmts := float64(st.Statements()-stmts0) / float64(*lifecycles)
+			cpu := "n/a"
+			if cpuOK {
+				cpu = ms((cpu1 - cpu0) / time.Duration(*lifecycles))
 			}
 			fmt.Fprintf(stderr, "bench %s: seeding %d requests\n", tg.name, *seed)
 			if err := st.SeedRequests(ctx, *seed); err != nil {
@@ -103,13 +112,15 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			if err != nil {
 				return fmt.Errorf("api latency: %w", err)
 			}
-			fmt.Fprintf(stdout, "| %s | %.0f | %.0f | %.1f | %s / %s (%d calls) | %s / %s (%d calls) |\n", tg.name, ceil, lps, ceil/lps,
-				ms(res[0].P50), ms(res[0].P99), res[0].Calls, ms(res[1].P50), ms(res[1].P99), res[1].Calls)
+			fmt.Fprintf(stdout, "| %s | %.0f | %.0f | %.1f | %.1f | %s | %s / %s (%d calls) | %s / %s (%d calls) |\n", tg.name, ceil, lps, ceil/lps,
+				stmts, cpu, ms(res[0].P50), ms(res[0].P99), res[0].Calls, ms(res[1].P50), ms(res[1].P99), res[1].Calls)
 			return nil
 		})
 		if err != nil {
 			return 1
 		}
+		fmt.Fprintf(stdout, "\nStatements are the store's own (River's are not counted); CPU is this process's user + system time\n"+
+			"during the lifecycle run (the database server's is not counted on PostgreSQL). %s\n", loadNote(loadBefore))
 	}
 	if *revocation {
 		if err := b.revocation(ctx, *grants, *expiring); err != nil {

@@ -40,6 +40,15 @@ type Stack struct {
 	closers []func() error
 }
 
+// Statements returns how many statements the store has run (0 when the
+// store does not count them).
+func (s *Stack) Statements() uint64 {
+	if c, ok := s.Store.(interface{ Statements() uint64 }); ok {
+		return c.Statements()
+	}
+	return 0
+}
+
 // Close stops the queue and closes the database.
 func (s *Stack) Close() error {
 	var errs []error

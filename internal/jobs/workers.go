@@ -107,6 +107,12 @@ func (w *extendTargetWorker) Work(ctx context.Context, j *river.Job[ExtendTarget
 	return result(w.q.svc.ExtendTarget(ctx, j.Args.GrantID), w.q.clock.Now())
 }
 
+// batchDeliverer is a Service that delivers a batch of notifications and
+// saves them together (*workflow.Service).
+type batchDeliverer interface {
+	DeliverAll(ctx context.Context, notificationIDs []string) error
+}
+
 type deliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
 	q *Queue
@@ -115,6 +121,11 @@ type deliverWorker struct {
 // Work delivers every notification of the batch, and fails (to be retried
 // by River) if any failed; delivered ones are skipped on the retry.
 func (w *deliverWorker) Work(ctx context.Context, j *river.Job[DeliverArgs]) error {
+	// A service that saves a batch in one transaction does it in one
+	// commit instead of one per notification.
+	if b, ok := w.q.svc.(batchDeliverer); ok {
+		return b.DeliverAll(ctx, j.Args.NotificationIDs)
+	}
 	var errs []error
 	for _, id := range j.Args.NotificationIDs {
 		if err := w.q.svc.Deliver(ctx, id); err != nil {

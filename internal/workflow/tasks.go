@@ -26,15 +26,35 @@ const MaxDeliveryAttempts = 10
 // is not sent again. Failures are counted and returned as *RetryableError
 // until MaxDeliveryAttempts, when the notification is marked failed.
 func (s *Service) Deliver(ctx context.Context, notificationID string) error {
-	n, err := s.st.NotificationGetByID(ctx, notificationID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	d, ok, err := s.send(ctx, notificationID)
+	if err != nil || !ok {
 		return err
 	}
+	if err := s.st.NotificationUpdate(ctx, d.n); err != nil {
+		return fmt.Errorf("save notification: %w", err)
+	}
+	return s.delivered(ctx, d)
+}
+
+// delivery is a notification after a send, and the send's error.
+type delivery struct {
+	n       *access.Notification
+	sendErr error
+}
+
+// send loads notificationID and sends it when it is pending, and returns
+// it with its new state; ok is false when there is nothing to do. A
+// *RetryableError when ctx ended while sending.
+func (s *Service) send(ctx context.Context, notificationID string) (d delivery, ok bool, err error) {
+	n, err := s.st.NotificationGetByID(ctx, notificationID)
+	if errors.Is(err, store.ErrNotFound) {
+		return delivery{}, false, nil
+	}
+	if err != nil {
+		return delivery{}, false, err
+	}
 	if n.State != access.NotificationPending {
-		return nil
+		return delivery{}, false, nil
 	}
 	var sendErr error
 	if s.notifier != nil {
@@ -43,7 +63,7 @@ func (s *Service) Deliver(ctx context.Context, notificationID string) error {
 		s.log.InfoContext(ctx, "notification (no notifier configured)", "kind", n.Kind, "recipient", n.RecipientID, "request", n.RequestID, "grant", n.GrantID)
 	}
 	if sendErr != nil && ctx.Err() != nil {
-		return &RetryableError{Err: sendErr}
+		return delivery{}, false, &RetryableError{Err: sendErr}
 	}
 	now := s.now()
 	// A rate-limited try (the recipient's service said when to come
@@ -62,9 +82,13 @@ func (s *Service) Deliver(ctx context.Context, notificationID string) error {
 	default:
 		n.LastError = sendErr.Error()
 	}
-	if err := s.st.NotificationUpdate(ctx, n); err != nil {
-		return fmt.Errorf("save notification: %w", err)
-	}
+	return delivery{n: n, sendErr: sendErr}, true, nil
+}
+
+// delivered is what a saved delivery returns: a *RetryableError while
+// the notification is still pending after a failure.
+func (s *Service) delivered(ctx context.Context, d delivery) error {
+	n, sendErr := d.n, d.sendErr
 	if sendErr != nil && n.State == access.NotificationPending {
 		return &RetryableError{Err: sendErr}
 	}
@@ -72,6 +96,46 @@ func (s *Service) Deliver(ctx context.Context, notificationID string) error {
 		s.log.ErrorContext(ctx, "notification failed for good", "notification", n.ID, "kind", n.Kind, "err", sendErr)
 	}
 	return nil
+}
+
+// DeliverAll is Deliver for several notifications, one after the other,
+// saving their new states in one transaction (one commit instead of one
+// per notification). It returns the errors of those that failed, joined;
+// nothing is sent twice when it runs again.
+func (s *Service) DeliverAll(ctx context.Context, notificationIDs []string) error {
+	var (
+		done []delivery
+		errs []error
+	)
+	for _, id := range notificationIDs {
+		d, ok, err := s.send(ctx, id)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("notification %s: %w", id, err))
+			continue
+		}
+		if ok {
+			done = append(done, d)
+		}
+	}
+	if len(done) > 0 {
+		err := s.st.InTx(ctx, func(q store.Queries) error {
+			for _, d := range done {
+				if err := q.NotificationUpdate(ctx, d.n); err != nil {
+					return fmt.Errorf("save notification %s: %w", d.n.ID, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+	}
+	for _, d := range done {
+		if err := s.delivered(ctx, d); err != nil {
+			errs = append(errs, fmt.Errorf("notification %s: %w", d.n.ID, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // TimeOut ends requestID if it is still pending at its PendingUntil. An
