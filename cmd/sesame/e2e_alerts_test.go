@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/slackfake"
-	"github.com/sesame-access/sesame/internal/store/sqlite"
 )
 
 // alertsConfig has a watchlist app, an admin (carol) and a non-admin
@@ -44,8 +42,9 @@ policies:
 // are posted once each when Slack recovers; a non-admin's click is refused
 // and changes nothing; the admin's Add to Watchlist and Ignore update the
 // messages, put the discovered app on the watchlist and are audited; a
-// restart posts nothing again; an offboarded person's account raises the
-// offboarded alert, with a link to the person.
+// restart posts nothing again; offboarding a person whose account is
+// still seen raises the offboarded alert (the workflow's offboard hook),
+// with a link to the person.
 func TestSecurityAlertsThroughTheBinary(t *testing.T) {
 	t.Parallel()
 	fake := slackfake.New(slackfake.Options{})
@@ -147,10 +146,13 @@ func TestSecurityAlertsThroughTheBinary(t *testing.T) {
 	}}, nil))
 	waitUntil(t, 20*time.Second, "the Notion sign-up is posted", func() bool { return len(fake.Messages("C0SEC")) == 3 })
 
-	// Restart, with frank offboarded meanwhile (as the identity provider
-	// would do it): nothing is posted again.
+	// Frank's GitHub account is seen while he is active (GitHub's sign-up
+	// alerts are ignored now: nothing is posted).
+	require.Equal(t, http.StatusOK, carol.do(http.MethodPost, "/discovery/events",
+		map[string]any{"source": "okta-export", "app_name": "GitHub", "account_email": "frank@example.com"}, nil))
+
+	// A restart posts nothing again.
 	p.interrupt(t)
-	offboard(t, filepath.Join(dir, "data", "sesame.db"), "frank@example.com")
 	p = startServe(t, env)
 	fake.SetRequestURL(p.url())
 	carol.base = p.url()
@@ -158,12 +160,28 @@ func TestSecurityAlertsThroughTheBinary(t *testing.T) {
 	waitUntil(t, 20*time.Second, "the discovery sync ran", func() bool { return strings.Contains(p.Logs(), "discovery sync") })
 	require.Len(t, fake.Messages("C0SEC"), 3, "no alert is posted twice across a restart")
 
-	require.Equal(t, http.StatusOK, carol.do(http.MethodPost, "/discovery/events",
-		map[string]any{"source": "okta-export", "app_name": "GitHub", "account_email": "frank@example.com"}, nil))
+	// Frank is offboarded: the offboard hook raises the alert, listing the
+	// account discovery still sees.
+	var users struct {
+		Items []struct {
+			ID    string `json:"id"`
+			Email string `json:"email"`
+		} `json:"items"`
+	}
+	require.Equal(t, http.StatusOK, carol.do(http.MethodGet, "/users?limit=100", nil, &users))
+	frankID := ""
+	for _, u := range users.Items {
+		if u.Email == "frank@example.com" {
+			frankID = u.ID
+		}
+	}
+	require.NotEmpty(t, frankID)
+	require.Equal(t, http.StatusOK, carol.do(http.MethodPost, "/users/"+frankID+"/offboard", map[string]any{"reason": "left the company"}, nil))
 	waitUntil(t, 20*time.Second, "the offboarded alert is posted", func() bool { return len(fake.Messages("C0SEC")) == 4 })
 	off := findMessage(t, fake, "Offboarded person with active accounts")
 	require.Contains(t, slackfake.BlockText(off.Blocks), "frank@example.com")
-	require.Contains(t, string(off.Blocks), "https://sesame.example.com/people/usr_")
+	require.Contains(t, string(off.Blocks), "https://sesame.example.com/people/"+frankID)
+	require.Contains(t, slackfake.BlockText(off.Blocks), "github: frank@example.com")
 	_, err = fake.Click(t.Context(), "U0CAROL", slackfake.InMessage("C0SEC", off.TS), "alert_watch")
 	require.NoError(t, err)
 	waitUntil(t, 20*time.Second, "the offboarded message shows Watching", func() bool {
@@ -184,19 +202,4 @@ func findMessage(t *testing.T, fake *slackfake.Server, text string) slackfake.Me
 	}
 	t.Fatalf("no message in C0SEC contains %q", text)
 	return slackfake.Message{}
-}
-
-// offboard marks a person offboarded directly in the stopped server's
-// database.
-func offboard(t *testing.T, path, email string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	st, err := sqlite.Open(ctx, path)
-	require.NoError(t, err)
-	defer func() { require.NoError(t, st.Close()) }()
-	u, err := st.UserGetByEmail(ctx, email)
-	require.NoError(t, err)
-	u.Status = access.UserOffboarded
-	require.NoError(t, st.UserUpsert(ctx, u))
 }

@@ -151,9 +151,13 @@ func (s *Service) ingestOne(ctx context.Context, q store.Queries, t *tx, cat cat
 	return s.seeAccount(ctx, q, t, app, e, res, offboarded)
 }
 
+// SourcedPrefix starts the external ID of an account a discovery source
+// reported (by email) rather than a connector listed.
+const SourcedPrefix = "email:"
+
 // seeAccount records an account a source reported in a catalog app.
 func (s *Service) seeAccount(ctx context.Context, q store.Queries, t *tx, app *access.App, e Event, res *IngestResult, offboarded *[]*access.User) error {
-	ext := "email:" + e.AccountEmail
+	ext := SourcedPrefix + e.AccountEmail
 	prev, err := q.AccountGet(ctx, app.ID, ext)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err

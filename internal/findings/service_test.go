@@ -16,6 +16,7 @@ import (
 	"github.com/sesame-access/sesame/internal/connector"
 	"github.com/sesame-access/sesame/internal/findings"
 	"github.com/sesame-access/sesame/internal/store"
+	"github.com/sesame-access/sesame/internal/store/postgres"
 	"github.com/sesame-access/sesame/internal/store/sqlite"
 )
 
@@ -112,7 +113,11 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	st := sqlite.OpenTest(t)
+	return setupWith(t, sqlite.OpenTest(t))
+}
+
+func setupWith(t *testing.T, st store.Store) *testBundle {
+	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC))
 	l := &lister{accounts: map[string][]connector.Account{}}
 	reg := connector.NewRegistry()
@@ -197,16 +202,34 @@ func TestIngestDeduplicatesAndAlertsOnce(t *testing.T) {
 
 func TestSyncAccountsDiffs(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		testSyncAccountsDiffs(t, setup(t))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		if postgres.TestURL(t) == "" {
+			t.Skip("SESAME_TEST_POSTGRES_URL is not set")
+		}
+		testSyncAccountsDiffs(t, setupWith(t, postgres.OpenTest(t)))
+	})
+}
+
+func testSyncAccountsDiffs(t *testing.T, b *testBundle) {
+	t.Helper()
 	acc := func(id, email string) connector.Account {
 		return connector.Account{ExternalID: id, Email: email, Name: id}
 	}
 	b.list.accounts["github"] = []connector.Account{acc("u1", "Alice@Example.com"), acc("u2", ""), acc("u3", "x@example.com"),
 		acc("u4", ""), acc("u2", ""), acc("", "ignored@example.com")}
+	// An account a discovery source reported stays when the connector
+	// does not list it.
+	require.NoError(t, b.st.AccountUpsertBatch(b.ctx, []*access.Account{{AppID: "github", ExternalID: "email:src@example.com",
+		Email: "src@example.com", FirstSeen: b.clock.Now(), LastSeen: b.clock.Now()}}))
 	rep, err := b.svc.SyncAll(b.ctx)
 	require.NoError(t, err)
 	gh := rep.Apps[0]
-	require.Equal(t, findings.AppReport{AppID: "github", Seen: 4, New: 4}, gh, "the first sync is the baseline: no alerts")
+	require.Equal(t, findings.AppReport{AppID: "github", Seen: 4, New: 4}, gh, "the baseline (no connector-listed account yet): no alerts")
 	require.Empty(t, b.alerts(t, access.AlertWatchlistSignup))
 
 	b.clock.Advance(time.Hour)
@@ -225,7 +248,8 @@ func TestSyncAccountsDiffs(t *testing.T) {
 	for _, a := range all {
 		byID[a.ExternalID] = a
 	}
-	require.Len(t, byID, 8)
+	require.Len(t, byID, 9)
+	require.True(t, byID["email:src@example.com"].Active(), "a source's account is not gone because the connector does not list it")
 	require.Equal(t, "usr_alice", byID["u1"].UserID)
 	require.Equal(t, "alice@example.com", byID["u1"].Email)
 	require.Equal(t, time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC), byID["u1"].FirstSeen)

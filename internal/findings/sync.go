@@ -228,7 +228,10 @@ func listAccounts(ctx context.Context, conn connector.Connector) ([]connector.Ac
 // raise watchlist_signup (at most Config.MaxSignupAlerts per app and
 // sync), except on the app's first sync (the baseline: everything is
 // new). The IDs of offboarded users whose accounts are seen are added to
-// offboarded. Accounts with an empty external ID are ignored.
+// offboarded. Accounts with an empty external ID are ignored, and so are
+// stored accounts a discovery source reported (external ID
+// SourcedPrefix + email): the connector's listing does not make them
+// gone.
 func (s *Service) SyncAccounts(ctx context.Context, app *access.App, listing []connector.Account, dir *Directory, offboarded map[string]bool) (AppReport, error) {
 	rep := AppReport{AppID: app.ID}
 	now := s.now()
@@ -246,11 +249,10 @@ func (s *Service) SyncAccounts(ctx context.Context, app *access.App, listing []c
 	if err != nil {
 		return rep, err
 	}
-	first, err := s.st.AccountListByApp(ctx, app.ID, "", 1)
+	baseline, err := s.neverListed(ctx, app.ID)
 	if err != nil {
 		return rep, err
 	}
-	baseline := len(first) == 0
 	alertsLeft := s.maxAlert
 	if baseline || !app.Watchlist || muted {
 		alertsLeft = 0
@@ -320,6 +322,9 @@ func (s *Service) SyncAccounts(ctx context.Context, app *access.App, listing []c
 			return rep, err
 		}
 		for _, st := range page {
+			if strings.HasPrefix(st.ExternalID, SourcedPrefix) {
+				continue // reported by a discovery source, not listed by connectors
+			}
 			for i < len(list) && list[i].ExternalID < st.ExternalID {
 				see(list[i], nil)
 				i++
@@ -356,4 +361,22 @@ func (s *Service) SyncAccounts(ctx context.Context, app *access.App, listing []c
 		s.log.WarnContext(ctx, "more new accounts than sign-up alerts", "app", app.ID, "new", rep.New, "alerts", rep.Alerts)
 	}
 	return rep, nil
+}
+
+// neverListed reports whether app has no stored account a connector
+// listed (accounts sourced by discovery sources, SourcedPrefix + email,
+// do not count): its next sync is the baseline. Sourced IDs sort
+// together between SourcedPrefix and SourcedPrefix + U+10FFFF (the last
+// code point), so two one-row reads tell.
+func (s *Service) neverListed(ctx context.Context, appID string) (bool, error) {
+	for _, after := range []string{"", SourcedPrefix + "\U0010FFFF"} {
+		page, err := s.st.AccountListByApp(ctx, appID, after, 1)
+		if err != nil {
+			return false, err
+		}
+		if len(page) == 1 && !strings.HasPrefix(page[0].ExternalID, SourcedPrefix) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
