@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sesame-access/sesame/internal/slackfake"
+	"github.com/sesame-access/sesame/internal/store/postgres"
 )
 
 // integrationsConfig routes notifications by account set: the cloud
@@ -86,8 +88,24 @@ func texts(ms []slackfake.Message) string {
 // channel by entitlement tag), a webhook revoked mid-test (detected,
 // messages held, admins told once, health shown in the API, recovered
 // with "send test message"), and the integrations API.
+// It runs on SQLite and on PostgreSQL.
 func TestIntegrationsThroughTheBinary(t *testing.T) {
 	t.Parallel()
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			t.Parallel()
+			var env []string
+			if db == "postgres" {
+				env = append(env, "SESAME_DATABASE="+postgres.TestURL(t),
+					"SESAME_SECRET_KEY="+base64.StdEncoding.EncodeToString(make([]byte, 32)))
+			}
+			integrationsEndToEnd(t, env)
+		})
+	}
+}
+
+func integrationsEndToEnd(t *testing.T, dbEnv []string) {
+	t.Helper()
 	fake := slackfake.New(slackfake.Options{})
 	t.Cleanup(fake.Close)
 	for _, u := range []slackfake.User{
@@ -101,14 +119,14 @@ func TestIntegrationsThroughTheBinary(t *testing.T) {
 	cloudHook, privateHook := fake.AddWebhook("C0CLOUD"), fake.AddWebhook("C0PRIVATE")
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "sesame.yaml", sprintf(integrationsConfig, cloudHook, privateHook))
-	env := []string{
-		"SESAME_DATA_DIR=" + filepath.Join(dir, "data"),
-		"SESAME_CONFIG=" + cfg,
+	env := append(dbEnv,
+		"SESAME_DATA_DIR="+filepath.Join(dir, "data"),
+		"SESAME_CONFIG="+cfg,
 		"SESAME_SLACK_MODE=http",
-		"SESAME_SLACK_BOT_TOKEN=" + fake.BotToken(),
-		"SESAME_SLACK_SIGNING_SECRET=" + fake.SigningSecret(),
-		"SESAME_SLACK_API_URL=" + fake.APIURL(),
-	}
+		"SESAME_SLACK_BOT_TOKEN="+fake.BotToken(),
+		"SESAME_SLACK_SIGNING_SECRET="+fake.SigningSecret(),
+		"SESAME_SLACK_API_URL="+fake.APIURL(),
+	)
 	p := startServe(t, env)
 	require.NotContains(t, p.Logs(), cloudHook, "webhook URLs are never logged")
 	alice := client{t, p.url(), strings.TrimSpace(runCLI(t, env, "token", "create", "--user", "alice@example.com"))}
