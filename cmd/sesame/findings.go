@@ -7,6 +7,7 @@ import (
 
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/findings"
+	"github.com/sesame-access/sesame/internal/integrations"
 	"github.com/sesame-access/sesame/internal/secrets"
 	"github.com/sesame-access/sesame/internal/web/api"
 	"github.com/sesame-access/sesame/internal/web/ui"
@@ -43,6 +44,11 @@ func (m *Main) startFindings(ctx context.Context, mux *http.ServeMux, box *secre
 	if err := svc.SeedSettings(ctx); err != nil {
 		return fmt.Errorf("alert settings: %w", err)
 	}
+	integ, err := m.integrationService(box)
+	if err != nil {
+		return err
+	}
+	svc.SetForwarder(alertForwarder{integ})
 	m.svc.SetOffboardHook(svc.RaiseOffboarded)
 	m.findings = svc
 	return nil
@@ -100,4 +106,22 @@ func (l lateFindings) ReviewURL(a *access.Alert) string {
 		return ""
 	}
 	return s.ReviewURL(a)
+}
+
+// alertForwarder posts security alerts of catalog apps to the notification
+// integrations that carry the alerts category for the app (text only:
+// the buttons live on the alert channel's message).
+type alertForwarder struct{ svc *integrations.Service }
+
+func (f alertForwarder) ForwardAlert(ctx context.Context, m findings.Message) error {
+	a := m.Alert
+	text := "🔔 Security alert (" + string(a.Type) + "): " + a.Title
+	for _, d := range a.Details {
+		text += "\n• " + d
+	}
+	if m.ReviewURL != "" {
+		text += "\nReview in Sesame: " + m.ReviewURL
+	}
+	_, err := f.svc.Post(ctx, integrations.CategoryAlerts, a.AppID, "alert/"+a.ID, integrations.Message{Text: text})
+	return err
 }

@@ -280,8 +280,17 @@ func (s *Service) deliverOnce(ctx context.Context, a *access.Alert) error {
 		return err
 	}
 	channel := a.Channel
+	setting := s.settingOf(a.Type, stored)
 	if a.TS == "" {
-		channel = s.channelFor(s.settingOf(a.Type, stored))
+		channel = s.channelFor(setting)
+	}
+	// The first delivery of an enabled alert about a catalog app also goes
+	// to the integrations carrying alerts for that app (deduplicated by
+	// alert there); a failure there is logged, not retried here.
+	if fwd := s.getForwarder(); fwd != nil && a.TS == "" && a.Attempts == 0 && a.AppID != "" && setting.Enabled {
+		if err := fwd.ForwardAlert(ctx, Message{Alert: a, ReviewURL: s.ReviewURL(a)}); err != nil {
+			s.log.WarnContext(ctx, "forward alert to integrations", "alert", a.ID, "err", err)
+		}
 	}
 	if poster == nil || channel == "" {
 		why := "alert type is off"

@@ -28,6 +28,13 @@ type Poster interface {
 	UpdateAlert(ctx context.Context, channel, ts string, m Message) error
 }
 
+// Forwarder passes an alert on to other destinations (the notification
+// integrations that carry the alerts category for the alert's app). It
+// must be idempotent per alert: it may be called again for one alert.
+type Forwarder interface {
+	ForwardAlert(ctx context.Context, m Message) error
+}
+
 // Message is what an alert's channel message shows.
 type Message struct {
 	Alert *access.Alert
@@ -100,6 +107,7 @@ type Service struct {
 	mu     sync.Mutex
 	poster Poster
 	enq    Enqueuer
+	fwd    Forwarder
 }
 
 // New validates cfg and returns a Service.
@@ -122,6 +130,20 @@ func (s *Service) SetPoster(p Poster) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.poster = p
+}
+
+// SetForwarder sets where alerts of catalog apps are forwarded besides
+// the alert channel (nil: nowhere).
+func (s *Service) SetForwarder(f Forwarder) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fwd = f
+}
+
+func (s *Service) getForwarder() Forwarder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fwd
 }
 
 // SetEnqueuer sets the job queue that delivers alerts.

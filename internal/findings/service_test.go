@@ -65,6 +65,19 @@ func (p *poster) UpdateAlert(_ context.Context, _, ts string, m findings.Message
 	return nil
 }
 
+// forwarder records the alerts forwarded to integrations.
+type forwarder struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (f *forwarder) ForwardAlert(_ context.Context, m findings.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ids = append(f.ids, m.Alert.ID)
+	return nil
+}
+
 // enqueuer records the alerts queued for delivery.
 type enqueuer struct {
 	mu  sync.Mutex
@@ -278,6 +291,8 @@ func testSyncAccountsDiffs(t *testing.T, b *testBundle) {
 func TestDeliverAndButtons(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	fwd := &forwarder{}
+	b.svc.SetForwarder(fwd)
 	_, err := b.svc.Ingest(b.ctx, "usr_carol", []findings.Event{{Source: "s", AppName: "Notion", AppDomain: "notion.so", SeenAt: b.clock.Now()}})
 	require.NoError(t, err)
 	ds := b.enq.take()
@@ -334,6 +349,7 @@ func TestDeliverAndButtons(t *testing.T) {
 	signups := b.alerts(t, access.AlertWatchlistSignup)
 	require.Len(t, signups, 1)
 	b.deliverAll(t)
+	require.Equal(t, []string{signups[0].ID}, fwd.ids, "an alert about a catalog app is forwarded once; the new-app alert was not")
 	_, err = b.svc.Act(b.ctx, "usr_carol", signups[0].ID, findings.ActionIgnore)
 	require.NoError(t, err)
 	_, err = b.svc.Ingest(b.ctx, "usr_carol", []findings.Event{{Source: "s", AppName: "notion", AccountEmail: "eve@example.com", SeenAt: b.clock.Now()}})
