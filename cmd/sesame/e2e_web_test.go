@@ -154,7 +154,7 @@ func (w *web) shot(name string) {
 	if w.shots == "" {
 		return
 	}
-	png, err := chromedp.Run(w.ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(w.ctx, chromedp.FullScreenshot(100)) // 100: PNG
 	require.NoError(w.t, err)
 	require.NoError(w.t, os.WriteFile(filepath.Join(w.shots, name+".png"), png, 0o644)) //nolint:gosec // documentation images
 }

@@ -21,6 +21,7 @@ func requestPages() []Page {
 		{Method: http.MethodGet, Path: "/requests", Nav: "requests", Handle: (*Handler).requests},
 		{Method: http.MethodGet, Path: "/requests/new", Nav: "new", Handle: (*Handler).newRequest},
 		{Method: http.MethodPost, Path: "/requests", Nav: "new", Handle: (*Handler).submitRequest},
+		{Method: http.MethodPost, Path: "/requests/new", Nav: "new", Handle: (*Handler).recheckRequest},
 		{Method: http.MethodGet, Path: "/requests/{id}", Nav: "requests", Handle: (*Handler).request},
 		{Method: http.MethodPost, Path: "/requests/{id}/decide", Handle: (*Handler).decide},
 		{Method: http.MethodPost, Path: "/requests/{id}/cancel", Handle: (*Handler).cancel},
@@ -173,6 +174,17 @@ func parseOptionalDuration(s string) (time.Duration, error) {
 		return 0, nil
 	}
 	return access.ParseDuration(s)
+}
+
+// recheckRequest re-renders the form with the policy's plan for what is
+// filled in (a POST, so that the CSRF token stays out of URLs).
+func (h *Handler) recheckRequest(c *Ctx, w http.ResponseWriter, r *http.Request) error {
+	f := r.PostForm
+	v := &newRequestView{Selected: f["ent"], Duration: f.Get("duration"), Reason: f.Get("reason"), Approvers: f["approver"]}
+	if err := h.fillRequestForm(c, v, f.Get("app")); err != nil {
+		return err
+	}
+	return c.Render(w, http.StatusOK, "newrequest", v)
 }
 
 func (h *Handler) submitRequest(c *Ctx, w http.ResponseWriter, r *http.Request) error {

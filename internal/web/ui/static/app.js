@@ -46,15 +46,17 @@
       document.querySelectorAll('input[name="' + box.getAttribute("data-check-all") + '"]').forEach(function (c) { c.checked = box.checked; });
     });
   }
-  // Confirm dangerous actions: form[data-confirm].
-  function confirmForm(form) {
-    form.addEventListener("submit", function (e) {
-      if (!window.confirm(form.getAttribute("data-confirm"))) e.preventDefault();
+  // The request form re-checks the policy when the entitlements change
+  // (without JS: the "Update the policy check" button).
+  function recheck(box) {
+    box.addEventListener("change", function () {
+      var b = document.getElementById("recheck");
+      if (b) b.click();
     });
   }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("input[data-typeahead]").forEach(typeahead);
     document.querySelectorAll("input[data-check-all]").forEach(checkAll);
-    document.querySelectorAll("form[data-confirm]").forEach(confirmForm);
+    document.querySelectorAll("#request-form input[name=ent]").forEach(recheck);
   });
 })();
