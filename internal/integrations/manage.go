@@ -316,8 +316,9 @@ func cmpName(u *access.User) string {
 // specs (by name): new ones are created, changed ones updated, and those
 // no longer in the file removed. Integrations created through the API
 // are left alone; one whose name is now in the file is taken over by the
-// file. Each change is audited as the system. It returns how many
-// integrations it created, updated and removed.
+// file. Each change is audited as the system. Replicas starting together
+// may run it at once: a change another replica made first is skipped. It
+// returns how many integrations it created, updated and removed.
 func (s *Service) SyncConfig(ctx context.Context, specs []Spec) (created, updated, removed int, err error) {
 	for n, spec := range specs {
 		if fe := s.Check(spec, fmt.Sprintf("integrations.routes[%d].", n)); len(fe) > 0 {
@@ -347,7 +348,9 @@ func (s *Service) SyncConfig(ctx context.Context, specs []Spec) (created, update
 					return err
 				}
 				return auditIn(ctx, q, now, access.SystemActor, "integration.created", i.ID, nil, i, map[string]any{"source": SourceConfig})
-			}); err != nil {
+			}); errors.Is(err, store.ErrConflict) {
+				continue // another replica starting at the same time created it
+			} else if err != nil {
 				return created, updated, removed, fmt.Errorf("create integration %s: %w", spec.Name, err)
 			}
 			created++
@@ -374,7 +377,9 @@ func (s *Service) SyncConfig(ctx context.Context, specs []Spec) (created, update
 				return err
 			}
 			return auditIn(ctx, q, now, access.SystemActor, "integration.updated", old.ID, &before, old, map[string]any{"source": SourceConfig})
-		}); err != nil {
+		}); errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+			continue // another replica starting at the same time changed it
+		} else if err != nil {
 			return created, updated, removed, fmt.Errorf("update integration %s: %w", spec.Name, err)
 		}
 		if cur.WebhookURL != spec.WebhookURL || cur.Channel != spec.Channel {
@@ -393,7 +398,9 @@ func (s *Service) SyncConfig(ctx context.Context, specs []Spec) (created, update
 				return err
 			}
 			return auditIn(ctx, q, now, access.SystemActor, "integration.deleted", i.ID, i, nil, map[string]any{"source": SourceConfig})
-		}); err != nil {
+		}); errors.Is(err, store.ErrNotFound) {
+			continue // another replica removed it
+		} else if err != nil {
 			return created, updated, removed, fmt.Errorf("remove integration %s: %w", i.Name, err)
 		}
 		removed++

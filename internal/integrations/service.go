@@ -170,9 +170,17 @@ func (s *Service) match(ctx context.Context, c Category, subj Subject) ([]*store
 }
 
 // appSubject is the subject of an app-wide message: the app and the tags
-// of all its entitlements.
+// of all its entitlements. An app that is not in the catalog (a
+// discovered one, or "") is a bare app with that ID: only "*" and
+// app:ID cover it.
 func (s *Service) appSubject(ctx context.Context, appID string) (Subject, error) {
+	if appID == "" {
+		return Subject{App: &access.App{}}, nil
+	}
 	app, err := s.st.AppGetByID(ctx, appID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Subject{App: &access.App{ID: appID}}, nil
+	}
 	if err != nil {
 		return Subject{}, fmt.Errorf("load app %s: %w", appID, err)
 	}
@@ -189,8 +197,8 @@ func (s *Service) appSubject(ctx context.Context, appID string) (Subject, error)
 
 // Route returns the integrations a message of category about appID goes
 // to: those that carry the category and whose selector covers the app
-// (tag: terms match the tags of any of the app's entitlements). An
-// unknown app is ErrNotFound (wrapped).
+// (tag: terms match the tags of any of the app's entitlements). An app
+// not in the catalog, or "", is covered only by "*" (and app:ID).
 func (s *Service) Route(ctx context.Context, category Category, appID string) ([]Destination, error) {
 	subj, err := s.appSubject(ctx, appID)
 	if err != nil {
@@ -212,7 +220,8 @@ func (s *Service) Route(ctx context.Context, category Category, appID string) ([
 // retries; dedupKey names the event, so posting it again adds nothing
 // (a finding's ID, for example). It returns how many deliveries it
 // added. This is how other packages (security alerts) reach the
-// integrations.
+// integrations. m is posted as given: escape user text in mrkdwn (&, <,
+// >) before.
 func (s *Service) Post(ctx context.Context, category Category, appID, dedupKey string, m Message) (int, error) {
 	if dedupKey == "" {
 		return 0, errors.New("integrations: Post needs a dedup key")

@@ -168,6 +168,7 @@ func TestRouteByAccountSetTagAndCategory(t *testing.T) {
 		{CategoryAlerts, "aws-prod", []string{"cloud"}},
 		{CategoryAlerts, "gcp-prod", []string{"cloud"}},
 		{CategoryAlerts, "bastion", []string{"gateways"}},
+		{CategoryGrants, "aws-prod", []string{"cloud"}},
 		{CategoryGrants, "bastion", nil},
 		{CategoryDecisions, "bastion", []string{"everything"}},
 		{CategoryApprovalRequests, "aws-prod", nil},
@@ -176,9 +177,10 @@ func TestRouteByAccountSetTagAndCategory(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tc.want, names(got), "%s %s", tc.cat, tc.app)
 	}
-	_, err := b.svc.Route(b.ctx, CategoryAlerts, "nope")
-	require.ErrorIs(t, err, store.ErrNotFound)
 
+	got, err := b.svc.Route(b.ctx, CategoryAlerts, "discovered-notion")
+	require.NoError(t, err)
+	require.Empty(t, got, "an app outside the catalog: no set, tag or connector covers it")
 	n, err := b.svc.Post(b.ctx, CategoryAlerts, "aws-prod", "finding-1", msg("new sign-up on AWS"))
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
@@ -194,6 +196,14 @@ func TestRouteByAccountSetTagAndCategory(t *testing.T) {
 	require.Len(t, b.slack.Messages("C0GATE"), 1, "posted with chat.postMessage")
 	require.Empty(t, b.slack.Messages("C0ALL"))
 	require.Empty(t, b.slack.Violations())
+
+	b.create(t, Spec{Name: "security", WebhookURL: b.slack.AddWebhook("C0SEC"), Covers: []string{"*"}, Categories: []string{"alerts"}})
+	got, err = b.svc.Route(b.ctx, CategoryAlerts, "discovered-notion")
+	require.NoError(t, err)
+	require.Equal(t, []string{"security"}, names(got), "but * does")
+	got, err = b.svc.Route(b.ctx, CategoryAlerts, "")
+	require.NoError(t, err)
+	require.Equal(t, []string{"security"}, names(got))
 }
 
 func TestCategoryAndEventKeys(t *testing.T) {
@@ -416,4 +426,27 @@ func TestSyncConfig(t *testing.T) {
 	}
 	_, _, _, err = b.svc.SyncConfig(b.ctx, []Spec{{Name: "bad", WebhookURL: "https://example.com/services/a/b/c", Covers: []string{"*"}, Categories: []string{"alerts"}}})
 	require.ErrorContains(t, err, "integrations.routes[0].webhook_url")
+}
+
+// Two replicas starting together sync the same file at once: both
+// succeed, and each integration exists once.
+func TestSyncConfigConcurrently(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	specs := []Spec{
+		{Name: "a", WebhookURL: b.slack.AddWebhook("C0A"), Covers: []string{"*"}, Categories: []string{"grants"}},
+		{Name: "b", Channel: "C0B", Covers: []string{"tag:gateway"}, Categories: []string{"alerts"}},
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for n := range errs {
+		wg.Go(func() { _, _, _, errs[n] = b.svc.SyncConfig(b.ctx, specs) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	all, err := b.svc.List(b.ctx)
+	require.NoError(t, err)
+	require.Len(t, all, 2)
 }
