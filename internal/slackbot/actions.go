@@ -23,7 +23,7 @@ func (b *Bot) blockActions(ctx context.Context, ic *slack.InteractionCallback) {
 	verb := actionVerb(act.ActionID)
 	if ic.View.Type == slack.VTModal {
 		if ic.View.CallbackID == kindRequest && slices.Contains([]string{actionApp, actionRoles, actionDuration, actionChange}, verb) {
-			b.requestFormChanged(ctx, ic, act)
+			b.refreshFormLater(ctx, ic, act)
 		}
 		return // other changes inside modals are read on submit
 	}
@@ -233,9 +233,11 @@ func (b *Bot) markDone(ctx context.Context, ic *slack.InteractionCallback, actor
 }
 
 // requestFormChanged re-renders the request form after the user chose an
-// app, roles or a duration (views.update with the view's hash, so an
-// older update never overwrites a newer one).
-func (b *Bot) requestFormChanged(ctx context.Context, ic *slack.InteractionCallback, act *slack.BlockAction) {
+// app, roles or a duration: change n of the view, run after the ack
+// (refreshFormLater). views.update carries the view's hash, and a refresh
+// is sent only while no newer change of the form arrived, so an older
+// refresh never overwrites a newer one.
+func (b *Bot) requestFormChanged(ctx context.Context, ic *slack.InteractionCallback, act *slack.BlockAction, n uint64) {
 	m, err := decodeMeta(ic.View.PrivateMetadata)
 	if err != nil || m.K != kindRequest || m.U != ic.User.ID {
 		b.log.WarnContext(ctx, "request form with bad metadata", "user", ic.User.ID, "err", err)
@@ -250,11 +252,16 @@ func (b *Bot) requestFormChanged(ctx context.Context, ic *slack.InteractionCallb
 	if err != nil {
 		f.PlanError = b.errorText(ctx, err)
 	}
-	if _, err := b.api.UpdateViewContext(ctx, requestModal(f), "", ic.View.Hash, ic.View.ID); err != nil {
-		if slackCode(err) == "hash_conflict" {
-			b.log.DebugContext(ctx, "request form changed meanwhile; a newer update follows", "view", ic.View.ID)
-			return
-		}
+	if !b.forms.current(ic.View.ID, n) {
+		return // a newer change of this form follows
+	}
+	_, err = b.api.UpdateViewContext(ctx, requestModal(f), "", ic.View.Hash, ic.View.ID)
+	if slackCode(err) == "hash_conflict" && b.forms.current(ic.View.ID, n) {
+		// An earlier refresh landed after this change was sent; this one
+		// read the newest state, so it replaces that refresh.
+		_, err = b.api.UpdateViewContext(ctx, requestModal(f), "", "", ic.View.ID)
+	}
+	if err != nil && slackCode(err) != "hash_conflict" {
 		b.log.WarnContext(ctx, "views.update of the request form failed", "err", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,8 +20,9 @@ import (
 )
 
 var (
-	benchUsers = flag.Int("bench.users", 200, "simulated Slack users acting at once in BenchmarkAckLatency")   //nolint:gochecknoglobals // benchmark flag
-	benchThink = flag.Duration("bench.think", 0, "pause of each simulated user between two actions (0: none)") //nolint:gochecknoglobals // benchmark flag
+	benchUsers = flag.Int("bench.users", 200, "simulated Slack users acting at once in BenchmarkAckLatency")                      //nolint:gochecknoglobals // benchmark flag
+	benchThink = flag.Duration("bench.think", 0, "pause of each simulated user between two actions (0: none)")                    //nolint:gochecknoglobals // benchmark flag
+	benchDB    = flag.String("bench.db", "sqlite", "store of BenchmarkAckLatency: sqlite or postgres (SESAME_TEST_POSTGRES_URL)") //nolint:gochecknoglobals // benchmark flag
 )
 
 // seedUsers adds n linked users ("usr_b007" / "UB007").
@@ -46,7 +48,8 @@ func seedUsers(t testing.TB, b *testBundle, n int) []string {
 }
 
 // BenchmarkAckLatency measures how long Slack waits for the bot's ack,
-// with 200 simulated users at once on SQLite and a 10,000-app catalog,
+// with 200 simulated users at once on SQLite (or PostgreSQL with
+// -bench.db=postgres) and a 10,000-app catalog,
 // over signed HTTP requests (the fake's rate limits off). Each user acts
 // in a loop, pausing -bench.think on average (0: back to back, which
 // measures saturation). It reports p50 and p99 per kind:
@@ -59,7 +62,7 @@ func BenchmarkAckLatency(b *testing.B) {
 }
 
 func benchAck(b *testing.B, kind string) {
-	tb := setupWith(b, setupOpts{mode: ModeHTTP, fakeOpts: slackfake.Options{NoRateLimits: true}})
+	tb := setupWith(b, setupOpts{mode: ModeHTTP, fakeOpts: slackfake.Options{NoRateLimits: true}, postgres: *benchDB == "postgres"})
 	ctx := b.Context()
 	seedCatalog(b, tb.st, 10_000)
 	users := seedUsers(b, tb, *benchUsers)
@@ -102,7 +105,12 @@ func benchAck(b *testing.B, kind string) {
 		prep(u, app)
 		_, err := tb.slack.SelectOptions(ctx, user, views[u], actionRoles, app+":member")
 		require.NoError(b, err)
-		v, _ := tb.slack.Modal(user)
+		// The form shows the policy once its refresh, after the ack, lands.
+		var v *slackfake.View
+		require.Eventually(b, func() bool {
+			v, _ = tb.slack.Modal(user)
+			return v != nil && strings.Contains(v.Text(), "You are asking for")
+		}, 30*time.Second, 50*time.Millisecond)
 		require.NoError(b, tb.slack.TypeText(user, v.ID, actionReason, "benchmark run"))
 		ack, err := tb.slack.Submit(ctx, user, v.ID)
 		require.NoError(b, err)

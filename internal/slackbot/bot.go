@@ -96,6 +96,8 @@ type Bot struct {
 	work chan struct{}
 	// alerts handles the security alert buttons (alerts.go).
 	alerts alertsSlot
+	// forms orders the request form's refreshes (formupdates.go).
+	forms formUpdates
 }
 
 // New validates cfg and returns a Bot.

@@ -21,6 +21,7 @@ import (
 	"github.com/sesame-access/sesame/internal/policy"
 	"github.com/sesame-access/sesame/internal/slackfake"
 	"github.com/sesame-access/sesame/internal/store"
+	"github.com/sesame-access/sesame/internal/store/postgres"
 	"github.com/sesame-access/sesame/internal/store/sqlite"
 	"github.com/sesame-access/sesame/internal/workflow"
 )
@@ -86,6 +87,9 @@ type setupOpts struct {
 	mode      string
 	fakeOpts  slackfake.Options
 	ackBudget time.Duration
+	// postgres stores on the test PostgreSQL (SESAME_TEST_POSTGRES_URL)
+	// instead of SQLite.
+	postgres bool
 }
 
 func setup(t testing.TB, mode string) *testBundle {
@@ -96,7 +100,13 @@ func setup(t testing.TB, mode string) *testBundle {
 func setupWith(t testing.TB, o setupOpts) *testBundle {
 	t.Helper()
 	ctx := t.Context()
-	b := &testBundle{mode: o.mode, st: sqlite.OpenTest(t), clock: clock.NewFake(t0), backend: fake.NewBackend(), jobs: &jobs{},
+	var st store.Store
+	if o.postgres {
+		st = postgres.OpenTest(t)
+	} else {
+		st = sqlite.OpenTest(t)
+	}
+	b := &testBundle{mode: o.mode, st: st, clock: clock.NewFake(t0), backend: fake.NewBackend(), jobs: &jobs{},
 		users: map[string]*access.User{}}
 	engine, err := policy.New(testPolicies(), 12*time.Hour)
 	require.NoError(t, err)
@@ -254,6 +264,7 @@ func (b *testBundle) command(t testing.TB, user, text string) *slackfake.Ack {
 
 func (b *testBundle) modal(t testing.TB, user string) *slackfake.View {
 	t.Helper()
+	b.settle(t) // form refreshes run after the ack
 	v, ok := b.slack.Modal(sid(user))
 	require.True(t, ok, "%s has no modal open", user)
 	return v
