@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sesame-access/sesame/internal/clock"
 	"github.com/sesame-access/sesame/internal/store"
@@ -62,6 +63,8 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// ID names this process's River client (default: River's).
 	ID string
+	// Tracer, when set, gets a span per job run.
+	Tracer trace.Tracer
 }
 
 // Queue enqueues and works jobs. It implements workflow.Enqueuer.
@@ -180,7 +183,12 @@ func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
 	river.AddWorker(workers, &reconcileWorker{q: q})
 	integrationSweep := q.addIntegrationWorkers(workers)
 	discovery := q.addFindingsWorkers(workers)
+	var middleware []rivertype.Middleware
+	if q.cfg.Tracer != nil {
+		middleware = append(middleware, &traceMiddleware{tracer: q.cfg.Tracer})
+	}
 	client, err := river.NewClient(d, &river.Config{
+		Middleware:        middleware,
 		ID:                q.cfg.ID,
 		Logger:            q.log.With("component", "river"),
 		Workers:           workers,

@@ -81,7 +81,11 @@ func (s *Service) Provision(ctx context.Context, grantID string) error {
 	var sealedCreds string
 	conn, err := s.openConnector(app)
 	if err == nil {
-		sealedCreds, err = s.grantOn(ctx, conn, t)
+		err = s.traceConnector(ctx, "grant", app, t, func(ctx context.Context) error {
+			var gerr error
+			sealedCreds, gerr = s.grantOn(ctx, conn, t)
+			return gerr
+		})
 	}
 	if ctx.Err() != nil {
 		// Shutting down mid-call: leave the grant provisioning; the retry

@@ -66,7 +66,7 @@ func (s *Service) Revoke(ctx context.Context, grantID string) error {
 
 	conn, err := s.openConnector(app)
 	if err == nil {
-		err = conn.Revoke(ctx, t)
+		err = s.traceConnector(ctx, "revoke", app, t, func(ctx context.Context) error { return conn.Revoke(ctx, t) })
 	}
 	if ctx.Err() != nil {
 		return &RetryableError{Err: ctx.Err()}

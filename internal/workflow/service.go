@@ -17,6 +17,9 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/clock"
 	"github.com/sesame-access/sesame/internal/connector"
@@ -121,6 +124,8 @@ type Config struct {
 	// ExpiringNotice is how long before expiry the requester is warned
 	// (default 15m).
 	ExpiringNotice time.Duration
+	// Tracer gets a span per connector call (nil: none).
+	Tracer trace.Tracer
 }
 
 // Service runs the use cases. Safe for concurrent use.
@@ -133,6 +138,9 @@ type Service struct {
 	secrets  Secrets
 	log      *slog.Logger
 	enq      Enqueuer
+	tracer   trace.Tracer
+	// dueSeen: the grants EnqueueDue enqueued lately.
+	dueSeen dueMemo
 
 	provisionAttempts int
 	stallAfter        time.Duration
@@ -155,6 +163,7 @@ func New(cfg Config) (*Service, error) {
 		notifier:          cfg.Notifier,
 		secrets:           cfg.Secrets,
 		log:               cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		tracer:            cmp.Or[trace.Tracer](cfg.Tracer, noop.NewTracerProvider().Tracer("")),
 		enq:               nopEnqueuer{},
 		provisionAttempts: cmp.Or(cfg.ProvisionAttempts, 8),
 		stallAfter:        cmp.Or(cfg.StallAfter, 2*time.Minute),

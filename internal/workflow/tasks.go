@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sesame-access/sesame/internal/access"
@@ -254,20 +255,74 @@ func (s *Service) planFor(ctx context.Context, q store.Queries, r *access.Reques
 // EnqueueDue enqueues the immediate revocation of every grant due now (at
 // most limit, oldest expiry first), so access ends within one poll of its
 // expiry. It reads the (state, expires_at) index: its cost grows with the
-// grants due, not the grants held. It returns how many it enqueued.
+// grants due, not the grants held. A grant this Service enqueued for the
+// same expiry less than DueRecheck ago is skipped (its job is queued: when
+// revocations fall behind, inserting the whole backlog again every poll
+// would only slow them down further). It returns how many it enqueued.
 func (s *Service) EnqueueDue(ctx context.Context, limit int) (int, error) {
-	due, err := s.st.GrantListDue(ctx, s.now(), limit)
+	now := s.now()
+	due, err := s.st.GrantListDue(ctx, now, limit)
 	if err != nil || len(due) == 0 {
 		return 0, err
 	}
 	var b Batch
 	for _, g := range due {
+		if s.dueSeen.fresh(g.ID, g.ExpiresAt, now) {
+			continue
+		}
 		b.RevokeDue = append(b.RevokeDue, Timed{g.ID, g.ExpiresAt})
+	}
+	if b.Empty() {
+		return 0, nil
 	}
 	if err := s.enq.Enqueue(ctx, b); err != nil {
 		return 0, fmt.Errorf("enqueue due revocations: %w", err)
 	}
-	return len(due), nil
+	s.dueSeen.add(b.RevokeDue, now)
+	return len(b.RevokeDue), nil
+}
+
+// DueRecheck is how long EnqueueDue trusts a revoke job it enqueued to be
+// waiting in the queue; after that it enqueues the grant again if it is
+// still due (the queue ignores a duplicate job).
+const DueRecheck = time.Minute
+
+// dueMemo remembers the grants EnqueueDue enqueued, by grant and expiry.
+type dueMemo struct {
+	mu   sync.Mutex
+	seen map[dueKey]time.Time
+}
+
+type dueKey struct {
+	id string
+	at int64 // expiry, Unix nanoseconds
+}
+
+// fresh reports whether id was enqueued for expiry at less than
+// DueRecheck before now.
+func (m *dueMemo) fresh(id string, at, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	when, ok := m.seen[dueKey{id, at.UnixNano()}]
+	return ok && now.Sub(when) < DueRecheck
+}
+
+// add records ts as enqueued at now and forgets entries older than
+// DueRecheck.
+func (m *dueMemo) add(ts []Timed, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.seen == nil {
+		m.seen = map[dueKey]time.Time{}
+	}
+	for k, when := range m.seen {
+		if now.Sub(when) >= DueRecheck {
+			delete(m.seen, k)
+		}
+	}
+	for _, t := range ts {
+		m.seen[dueKey{t.ID, t.At.UnixNano()}] = now
+	}
 }
 
 // escalateDue escalates the pending requests whose current step waited
