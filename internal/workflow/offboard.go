@@ -283,16 +283,21 @@ func (s *Service) offboardGrants(ctx context.Context, q store.Queries, fx *effec
 }
 
 // offboardApprovals removes u from the open steps of every pending request
-// that asked them, and gives the step to the remaining eligible approvers.
+// that names them (as an approver, or as an escalation approver not asked
+// yet), and gives the step to the remaining eligible approvers. It reads
+// every pending request: the approver index knows only who was asked.
 func (s *Service) offboardApprovals(ctx context.Context, q store.Queries, fx *effects, actorID string, u *access.User, res *OffboardResult) error {
 	cursor := ""
 	for {
 		rs, next, err := q.RequestList(ctx, store.RequestListParams{Page: store.Page{Cursor: cursor, Limit: offboardPage},
-			States: []access.RequestState{access.RequestPending}, ApproverID: u.ID})
+			States: []access.RequestState{access.RequestPending}})
 		if err != nil {
-			return fmt.Errorf("list requests awaiting %s: %w", u.ID, err)
+			return fmt.Errorf("list pending requests: %w", err)
 		}
 		for _, r := range rs {
+			if !namesApprover(r, u.ID) {
+				continue
+			}
 			if err := s.reassign(ctx, q, fx, actorID, u, r.ID, res); err != nil {
 				return err
 			}
@@ -302,6 +307,17 @@ func (s *Service) offboardApprovals(ctx context.Context, q store.Queries, fx *ef
 		}
 		cursor = next
 	}
+}
+
+// namesApprover reports whether an open step of r names id.
+func namesApprover(r *access.Request, id string) bool {
+	for i := max(r.CurrentStep, 0); i < len(r.Steps); i++ {
+		st := r.Steps[i]
+		if slices.Contains(st.Eligible, id) || slices.Contains(st.Notified, id) || slices.Contains(st.EscalateTo, id) {
+			return true
+		}
+	}
+	return false
 }
 
 // reassign moves the steps of request id that wait on u to the others.
@@ -359,6 +375,11 @@ func (s *Service) reassign(ctx context.Context, q store.Queries, fx *effects, ac
 	for i := r.CurrentStep; i < len(r.Steps); i++ {
 		st := &r.Steps[i]
 		if !slices.Contains(st.Eligible, u.ID) && !slices.Contains(st.Notified, u.ID) {
+			if slices.Contains(st.EscalateTo, u.ID) {
+				// Not asked yet: they only leave the escalation list.
+				st.EscalateTo = slices.DeleteFunc(slices.Clone(st.EscalateTo), func(x string) bool { return x == u.ID })
+				changes = append(changes, stepChange{Step: i})
+			}
 			continue
 		}
 		loadPlan()
@@ -386,9 +407,23 @@ func (s *Service) reassign(ctx context.Context, q store.Queries, fx *effects, ac
 			return n
 		}
 		if open(st.Eligible) < need {
-			esc := st.EscalateTo
+			// The step's escalation approvers fixed at submit (still
+			// active), and those the policy names now.
+			var esc []string
+			for _, id := range st.EscalateTo {
+				p, err := q.UserGetByID(ctx, id)
+				if err == nil && p.Active() {
+					esc = append(esc, id)
+				} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("load escalation approver: %w", err)
+				}
+			}
 			if i < len(plannedEsc) {
-				esc = plannedEsc[i]
+				for _, id := range plannedEsc[i] {
+					if !slices.Contains(esc, id) {
+						esc = append(esc, id)
+					}
+				}
 			}
 			for _, id := range esc {
 				if id != r.RequesterID && id != u.ID && !slices.Contains(st.Eligible, id) && !decided(id) {

@@ -177,3 +177,41 @@ func TestOffboardActors(t *testing.T) {
 		require.Equal(t, access.CodeUnauthorized, access.ErrorCode(err), "a revoked client")
 	})
 }
+
+func TestOffboardEscalatesWhenNobodyRemains(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, open opener) {
+		b := setup(t, open)
+		ctx := t.Context()
+		// A request whose only approver is bob, escalating to dave and erin
+		// (and, not asked yet, to mallory).
+		r := &access.Request{ID: "req_escalate", RequesterID: b.id("alice"), AppID: "orphan", EntitlementIDs: []string{"orphan:read"},
+			Duration: time.Hour, MaxDuration: 2 * time.Hour, Reason: "incident 7", State: access.RequestPending, PolicyID: "nobody",
+			Steps: []access.Step{{Name: "Owners", Eligible: []string{b.id("bob")}, Notified: []string{b.id("bob")}, Required: 1,
+				OpenedAt: t0, EscalateAfter: time.Hour, EscalateTo: []string{b.id("dave"), b.id("erin"), b.id("mallory")}}},
+			CreatedAt: t0, UpdatedAt: t0, PendingUntil: t0.Add(24 * time.Hour)}
+		require.NoError(t, b.st.RequestCreate(ctx, r))
+		// mallory leaves first: she only leaves the escalation list.
+		res, err := b.svc.Offboard(ctx, b.id("carol"), b.id("mallory"), "")
+		require.NoError(t, err)
+		require.Equal(t, []string{r.ID}, res.Reassigned)
+		got, err := b.st.RequestGetByID(ctx, r.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, []string{b.id("dave"), b.id("erin")}, got.Steps[0].EscalateTo)
+		require.Equal(t, []string{b.id("bob")}, got.Steps[0].Eligible)
+
+		res, err = b.svc.Offboard(ctx, b.id("carol"), b.id("bob"), "")
+		require.NoError(t, err)
+		require.Equal(t, []string{r.ID}, res.Escalated)
+		require.Empty(t, res.Unapprovable)
+		got, err = b.st.RequestGetByID(ctx, r.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, []string{b.id("dave"), b.id("erin")}, got.Steps[0].Eligible)
+		require.Equal(t, []string{b.id("dave"), b.id("erin")}, got.Steps[0].Notified)
+		require.True(t, got.Steps[0].Escalated)
+		require.Subset(t, b.notifications(t, r.ID), []string{"approval_requested>usr_dave", "approval_requested>usr_erin"})
+		got, err = b.svc.Decide(ctx, b.id("erin"), workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
+		require.NoError(t, err)
+		require.Equal(t, access.RequestApproved, got.State)
+	})
+}
