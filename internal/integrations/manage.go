@@ -321,8 +321,15 @@ func cmpName(u *access.User) string {
 // returns how many integrations it created, updated and removed.
 func (s *Service) SyncConfig(ctx context.Context, specs []Spec) (created, updated, removed int, err error) {
 	for n, spec := range specs {
-		if fe := s.Check(spec, fmt.Sprintf("integrations.routes[%d].", n)); len(fe) > 0 {
+		// A channel route without the bot is accepted (the file may be
+		// shared by a deployment without Slack): it is logged here and
+		// its deliveries fail with no_bot, shown as its health.
+		if fe := CheckSpec(spec, fmt.Sprintf("integrations.routes[%d].", n), s.sets, true, s.loop); len(fe) > 0 {
 			return 0, 0, 0, invalid(fe)
+		}
+		if spec.Channel != "" && s.send.botToken == "" {
+			s.log.WarnContext(ctx, "integration posts to a channel but the Slack bot is not configured (slack.bot_token): its messages will wait",
+				"integration", spec.Name)
 		}
 	}
 	existing, err := s.st.IntegrationList(ctx)
