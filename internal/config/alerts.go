@@ -77,3 +77,35 @@ func validateAlerts(c *Config, r *report) {
 		r.addf("slack.alerts_channel", "must be a Slack channel ID (C0123ABCD) or #name")
 	}
 }
+
+// printedAlerts is the alerts section as the file writes it (for
+// Redacted); nil when it is all defaults.
+type printedAlerts struct {
+	DiscoveryInterval      string                   `yaml:"discovery_interval" json:"discovery_interval"`
+	WatchlistSignup        *printedAlertTypeSetting `yaml:"watchlist_signup,omitempty" json:"watchlist_signup,omitempty"`
+	OffboardedWithAccounts *printedAlertTypeSetting `yaml:"offboarded_with_accounts,omitempty" json:"offboarded_with_accounts,omitempty"`
+	NewAppDiscovered       *printedAlertTypeSetting `yaml:"new_app_discovered,omitempty" json:"new_app_discovered,omitempty"`
+}
+
+type printedAlertTypeSetting struct {
+	Enabled bool   `yaml:"enabled" json:"enabled"`
+	Channel string `yaml:"channel,omitempty" json:"channel,omitempty"`
+}
+
+func printAlerts(a Alerts) *printedAlerts {
+	if len(a.Types) == 0 && (a.DiscoveryInterval == 0 || a.DiscoveryInterval == time.Hour) {
+		return nil
+	}
+	out := &printedAlerts{DiscoveryInterval: dur(a.DiscoveryInterval)}
+	get := func(typ string) *printedAlertTypeSetting {
+		s, ok := a.Types[typ]
+		if !ok {
+			return nil
+		}
+		return &printedAlertTypeSetting{Enabled: s.Enabled, Channel: s.Channel}
+	}
+	out.WatchlistSignup = get("watchlist_signup")
+	out.OffboardedWithAccounts = get("offboarded_with_accounts")
+	out.NewAppDiscovered = get("new_app_discovered")
+	return out
+}

@@ -24,6 +24,10 @@ func TestAlertsSettings(t *testing.T) {
 		"new_app_discovered": {Enabled: false},
 	}, c.Alerts.Types)
 
+	again, err := Parse("printed.yaml", []byte(c.String()), nil)
+	require.NoError(t, err, c.String())
+	require.Equal(t, c.Alerts, again.Alerts, "the printed config loads the same alerts")
+
 	lines := problemLines(t, LoadOptions{}, "slack:\n  alerts_channel: security\nalerts:\n  discovery_interval: 1m\n"+
 		"  offboarded_with_accounts: {channel: 'not one', enabled: maybe}\n  sign_ups: {}\n", nil)
 	require.ElementsMatch(t, []string{

@@ -21,6 +21,8 @@ type printed struct {
 	Policies []printedPolicy   `yaml:"policies" json:"policies"`
 	// Integrations: see integrations.go.
 	Integrations *printedIntegrations `yaml:"integrations,omitempty" json:"integrations,omitempty"`
+	// Alerts: see alerts.go.
+	Alerts *printedAlerts `yaml:"alerts,omitempty" json:"alerts,omitempty"`
 }
 
 type printedRotation struct {

@@ -145,6 +145,7 @@ func (c *Config) Redacted() any {
 		out.Policies = append(out.Policies, printPolicy(p))
 	}
 	out.Integrations = printIntegrations(c.Integrations)
+	out.Alerts = printAlerts(c.Alerts)
 	return out
 }
 
