@@ -34,6 +34,9 @@ type Simulation struct {
 	// PendingTimeout is how long the request may wait for decisions.
 	PendingTimeout string    `json:"pending_timeout,omitempty"`
 	Reminders      Reminders `json:"reminders"`
+	// Extension says how the holder would get more time once granted
+	// (ExtensionRule, in words).
+	Extension string `json:"extension,omitempty"`
 	Steps          []SimStep `json:"steps"`
 	// Notified is how many people are asked when the request is submitted
 	// (Plan.Notified).
@@ -237,6 +240,7 @@ func (e *Engine) Simulate(ctx context.Context, dir Directory, in Input) (*Simula
 	sim.PolicyID, sim.Why = plan.PolicyID, plan.Why
 	sim.AutoApprove.Rule = plan.AutoApproveRule
 	sim.PendingTimeout, sim.Reminders = durText(plan.PendingTimeout), plan.Reminders
+	sim.Extension = extensionText(plan.Extension)
 	sim.Durations = e.durations(tr.policy, plan, in)
 	sim.Reason = ReasonResult{Rule: plan.Reason, Problems: plan.CheckReason(in.Reason)}
 	if sim.Durations.Problem != "" {
@@ -403,4 +407,18 @@ func (e *Engine) durations(c *compiled, plan *Plan, in Input) DurationResult {
 		d.Effective = durText(eff)
 	}
 	return d
+}
+
+// extensionText says in words what an extension rule does.
+func extensionText(r ExtensionRule) string {
+	switch r.Approval {
+	case ExtensionAuto:
+		return "approved at once"
+	case ExtensionDeny:
+		return "not allowed"
+	}
+	if r.AutoWithin > 0 {
+		return "up to " + durText(r.AutoWithin) + " past the expiry at once; longer needs the steps again"
+	}
+	return "need the steps again"
 }

@@ -155,6 +155,9 @@ func (s *Simulation) Text() string {
 		} else {
 			w("  reminders:       none")
 		}
+		if s.Extension != "" {
+			w("  extensions:      %s", s.Extension)
+		}
 	}
 	w("")
 	w("Notified on submit: %s", people(s.Notified))
