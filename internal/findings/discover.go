@@ -228,10 +228,19 @@ func describeAccount(a *access.Account) string {
 // discovery still sees accounts with u's email (once per person: the
 // dedup key is the user ID). It is the offboarding hook.
 func (s *Service) RaiseOffboarded(ctx context.Context, u *access.User) error {
+	_, err := s.raiseOffboarded(ctx, u)
+	return err
+}
+
+// raiseOffboarded is RaiseOffboarded, reporting whether it stored a new
+// alert.
+func (s *Service) raiseOffboarded(ctx context.Context, u *access.User) (bool, error) {
 	if u == nil || u.Email == "" {
-		return nil
+		return false, nil
 	}
-	return s.run(ctx, func(q store.Queries, t *tx) error {
+	raised := false
+	err := s.run(ctx, func(q store.Queries, t *tx) error {
+		raised = false
 		accs, err := q.AccountListByEmail(ctx, strings.ToLower(u.Email))
 		if err != nil || len(accs) == 0 {
 			return err
@@ -248,9 +257,10 @@ func (s *Service) RaiseOffboarded(ctx context.Context, u *access.User) error {
 		if name == "" {
 			name = u.Email
 		}
-		_, err = s.raise(ctx, q, t, &access.Alert{Type: access.AlertOffboardedWithAccounts, DedupKey: "offboarded:" + u.ID,
+		raised, err = s.raise(ctx, q, t, &access.Alert{Type: access.AlertOffboardedWithAccounts, DedupKey: "offboarded:" + u.ID,
 			UserID: u.ID, Title: fmt.Sprintf("Offboarded %s (%s) still has %d active account(s)", name, u.Email, len(accs)),
 			Details: details, Source: "discovery"})
 		return err
 	})
+	return raised, err
 }

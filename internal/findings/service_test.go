@@ -281,6 +281,7 @@ func testSyncAccountsDiffs(t *testing.T, b *testBundle) {
 	rep, err = b.svc.SyncAll(b.ctx)
 	require.NoError(t, err)
 	require.Equal(t, 0, rep.Apps[0].New)
+	require.Zero(t, rep.Offboarded, "frank's alert was raised already")
 	require.Empty(t, b.enq.take())
 	require.Len(t, b.poster.posts, posted)
 	u1, err := b.st.AccountGet(b.ctx, "github", "u1")

@@ -141,10 +141,13 @@ func (s *Service) SyncAll(ctx context.Context) (SyncReport, error) {
 		if err != nil {
 			return rep, err
 		}
-		if err := s.RaiseOffboarded(ctx, u); err != nil {
+		raised, err := s.raiseOffboarded(ctx, u)
+		if err != nil {
 			return rep, err
 		}
-		rep.Offboarded++
+		if raised {
+			rep.Offboarded++
+		}
 	}
 	rep.Swept, err = s.Sweep(ctx, 2*time.Minute)
 	return rep, err
