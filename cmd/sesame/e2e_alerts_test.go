@@ -117,12 +117,8 @@ func TestSecurityAlertsThroughTheBinary(t *testing.T) {
 	var app access.App
 	require.Equal(t, http.StatusOK, carol.do(http.MethodGet, "/apps/notion", nil, &app))
 	require.True(t, app.Watchlist)
-	_, err = fake.Click(t.Context(), "U0CAROL", slackfake.InMessage("C0SEC", signup.TS), "alert_ignore")
-	require.NoError(t, err)
-	waitUntil(t, 20*time.Second, "the sign-up message shows Ignored", func() bool {
-		m, _ := fake.Message("C0SEC", signup.TS)
-		return strings.Contains(slackfake.BlockText(m.Blocks), "Ignored")
-	})
+	click(t, fake, signup.TS, "alert_watch", "Watching")
+	click(t, fake, signup.TS, "alert_ignore", "Ignored")
 	var audit struct {
 		Items []struct {
 			Action  string `json:"action"`
@@ -182,14 +178,23 @@ func TestSecurityAlertsThroughTheBinary(t *testing.T) {
 	require.Contains(t, slackfake.BlockText(off.Blocks), "frank@example.com")
 	require.Contains(t, string(off.Blocks), "https://sesame.example.com/people/"+frankID)
 	require.Contains(t, slackfake.BlockText(off.Blocks), "github: frank@example.com")
-	_, err = fake.Click(t.Context(), "U0CAROL", slackfake.InMessage("C0SEC", off.TS), "alert_watch")
-	require.NoError(t, err)
-	waitUntil(t, 20*time.Second, "the offboarded message shows Watching", func() bool {
-		m, _ := fake.Message("C0SEC", off.TS)
-		return strings.Contains(slackfake.BlockText(m.Blocks), "Watching")
-	})
+	click(t, fake, off.TS, "alert_watch", "Watching")
+	click(t, fake, off.TS, "alert_ignore", "Ignored")
+	click(t, fake, newApp.TS, "alert_ignore", "Ignored")
 	require.Len(t, fake.Calls("chat.postMessage"), 6, "4 alerts, 2 failed attempts, nothing posted twice")
 	require.Empty(t, fake.Violations(), "%v", fake.Violations())
+}
+
+// click presses action on the C0SEC message ts as carol (an admin) and
+// waits until the message is updated to show want.
+func click(t *testing.T, fake *slackfake.Server, ts, action, want string) {
+	t.Helper()
+	_, err := fake.Click(t.Context(), "U0CAROL", slackfake.InMessage("C0SEC", ts), action)
+	require.NoError(t, err)
+	waitUntil(t, 20*time.Second, "the message shows "+want, func() bool {
+		m, _ := fake.Message("C0SEC", ts)
+		return strings.Contains(slackfake.BlockText(m.Blocks), want)
+	})
 }
 
 // findMessage returns the C0SEC message whose blocks contain text.
