@@ -191,6 +191,25 @@ func jsString(s string) string {
 	return `"` + r.Replace(s) + `"`
 }
 
+// request fills the request form for one GitHub entitlement, picks
+// approver and submits; it returns the new request's ID.
+func (w *web) request(ent, reason, approver string) string {
+	w.t.Helper()
+	w.open("/requests/new?app=github")
+	// Setting .checked fires no change event: the plan is re-checked by
+	// the button, as without JavaScript.
+	require.True(w.t, eval[bool](w, `(() => { for (const c of document.querySelectorAll("input[name=ent]")) c.checked = c.value === `+jsString(ent)+`; return true })()`))
+	body := w.click("#recheck")
+	require.Contains(w.t, body, "Policy ")
+	w.do(chromedp.SendKeys(chromedp.CSS("#reason"), reason))
+	require.True(w.t, eval[bool](w, `(() => { for (const l of document.querySelectorAll("label")) { if (l.textContent.includes(`+jsString(approver)+`)) { document.getElementById(l.htmlFor).checked = true; return true } } return false })()`), body)
+	body = w.click("#request-form button.primary")
+	require.Contains(w.t, body, "submitted", body)
+	m := reqIDRE.FindStringSubmatch(w.location())
+	require.NotNil(w.t, m, w.location())
+	return m[1]
+}
+
 var reqIDRE = regexp.MustCompile(`/requests/(req_[A-Za-z0-9]+)`)
 
 // TestWebDashboard drives the dashboard in headless Chromium against the
@@ -242,6 +261,18 @@ func TestWebDashboard(t *testing.T) {
 	require.Contains(t, body, "fix the deploy pipeline")
 	require.Contains(t, body, "Send reminder")
 
+	t.Log("alice asks for write access, reminds bob, then cancels; and asks again")
+	req2 := w.request("github:write", "review the release branch", "bob@example.com")
+	body = w.click("form[action$='/remind'] button")
+	require.Contains(t, body, "The approvers were reminded.")
+	body = w.click("form[action$='/remind'] button")
+	require.Contains(t, body, "Too Many Requests", "one manual reminder per 30 minutes")
+	w.open("/requests/" + req2)
+	body = w.click("form[action$='/cancel'] button")
+	require.Contains(t, body, "Request cancelled.")
+	require.Contains(t, body, "cancelled")
+	req3 := w.request("github:write", "review the release branch again", "bob@example.com")
+
 	t.Log("a POST without the session's CSRF token is refused with 403")
 	status, resp := w.post("/requests/"+reqID+"/cancel", map[string]string{"csrf": "forged"})
 	require.Equal(t, 403, status)
@@ -270,6 +301,16 @@ func TestWebDashboard(t *testing.T) {
 	body = w.click("button[value=approve]")
 	require.Contains(t, body, "Approved")
 	require.Contains(t, body, "ok for today")
+	t.Log("bob rejects what is left in bulk")
+	body = w.open("/approvals")
+	require.Contains(t, body, req3)
+	require.NotContains(t, body, reqID)
+	w.do(chromedp.Click(chromedp.CSS("#all")))
+	require.True(t, eval[bool](w, `document.querySelector("input[name=id]").checked`), "select all")
+	w.do(chromedp.SendKeys(chromedp.CSS("#bulk-comment"), "not this week"))
+	body = w.click("button[value=reject]")
+	require.Contains(t, body, "1 decided.")
+	require.Contains(t, w.open("/requests/"+req3), "rejected")
 
 	t.Log("the grant becomes active, and bob (an owner) revokes it")
 	var grantPath string
@@ -280,6 +321,9 @@ func TestWebDashboard(t *testing.T) {
 	}, 30*time.Second, 300*time.Millisecond, "the grant did not become active")
 	body = w.open(grantPath)
 	require.Contains(t, body, "Revoke now")
+	w.do(chromedp.SendKeys(chromedp.CSS("#extend-d"), "3h"))
+	body = w.click("form[action$='/extend'] button")
+	require.Contains(t, body, "Extended: now expires")
 	w.shot("grant")
 	body = w.click("form[action$='/revoke'] button")
 	require.Contains(t, body, "Revocation started")
