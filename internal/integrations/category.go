@@ -19,8 +19,8 @@ const (
 	// CategoryDecisions: a request was approved, rejected, cancelled or
 	// timed out.
 	CategoryDecisions Category = "decisions"
-	// CategoryGrants: access was granted, failed, revoked, or failed to be
-	// revoked.
+	// CategoryGrants: access was granted, failed, extended, revoked, or
+	// failed to be revoked.
 	CategoryGrants Category = "grants"
 	// CategoryAlerts: security findings (posted by other packages through
 	// Post) and access drift found by reconciliation.
@@ -61,7 +61,8 @@ func categoryOf(k access.NotificationKind) (Category, bool) {
 		return CategoryApprovalRequests, true
 	case access.NotifyRequestApproved, access.NotifyRequestRejected, access.NotifyRequestCancelled, access.NotifyRequestTimedOut:
 		return CategoryDecisions, true
-	case access.NotifyGrantActive, access.NotifyGrantFailed, access.NotifyGrantRevoked, access.NotifyRevokeFailed:
+	case access.NotifyGrantActive, access.NotifyGrantFailed, access.NotifyGrantRevoked, access.NotifyRevokeFailed,
+		access.NotifyGrantExtended:
 		return CategoryGrants, true
 	case access.NotifyDriftRevoked, access.NotifyUnmanagedAccess:
 		return CategoryAlerts, true

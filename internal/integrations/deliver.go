@@ -81,6 +81,10 @@ func (s *Service) Deliver(ctx context.Context, deliveryID string) error {
 		se = &SendError{Code: "error", Class: FailTransient, Err: sendErr}
 	}
 	d.LastError = se.Error()
+	limited := se.RetryAfter > 0 || se.Status == http.StatusTooManyRequests
+	if limited {
+		d.Attempts-- // Slack asked us to slow down: not a failure
+	}
 	switch {
 	case se.Class == FailMessage:
 		s.log.ErrorContext(ctx, "Slack refused an integration message", "integration", i.Name, "delivery", d.ID, "err", se)
@@ -92,14 +96,11 @@ func (s *Service) Deliver(ctx context.Context, deliveryID string) error {
 		}
 		return s.failing(ctx, i, se.Code)
 	}
-	if se.RetryAfter > 0 || se.Status == http.StatusTooManyRequests {
-		d.Attempts-- // Slack asked us to slow down: not a failure
-	}
 	d.NextAt = now.Add(max(se.RetryAfter, time.Second))
 	if err := s.st.DeliveryUpdate(ctx, d); err != nil {
 		return fmt.Errorf("save delivery: %w", err)
 	}
-	if d.Attempts >= FailingAfter {
+	if d.Attempts >= FailingAfter && !limited {
 		if err := s.failing(ctx, i, se.Code); err != nil {
 			return err
 		}

@@ -21,7 +21,7 @@
 //
 // approval_requests (a request waits for approval, or was escalated),
 // decisions (approved, rejected, cancelled, timed out), grants (access
-// granted, failed, revoked, revocation failed) and alerts (access drift
+// granted, failed, extended, revoked, revocation failed) and alerts (access drift
 // found by reconciliation, and whatever other packages Post as alerts).
 //
 // # How it hooks into the outbox

@@ -263,6 +263,12 @@ func render(n *access.Notification, f *facts, baseURL string) Message {
 			head += " until " + f.grant.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")
 		}
 		return newMessage(head, "", link)
+	case access.NotifyGrantExtended:
+		head := fmt.Sprintf(":hourglass_flowing_sand: %s's access to %s on %s was extended", holder, ents, app)
+		if !f.grant.ExpiresAt.IsZero() {
+			head += " until " + f.grant.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		return newMessage(head, "", link)
 	case access.NotifyGrantFailed:
 		return newMessage(fmt.Sprintf(":warning: Granting %s on %s to %s failed", ents, app, holder),
 			errDetail(n.Data["error"], f.grant), link)
