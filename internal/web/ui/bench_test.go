@@ -15,8 +15,33 @@ import (
 	"github.com/sesame-access/sesame/internal/web/ui"
 )
 
-// benchRequests is how many requests the page benchmarks store.
-const benchRequests = 100_000
+// benchRequests is how many requests the page benchmarks store, and
+// benchApps how many apps (the type-ahead's catalog).
+const (
+	benchRequests = 100_000
+	benchApps     = 10_000
+)
+
+// seedApps stores n more apps ("app-00042", with an alias) in one
+// transaction.
+func seedApps(b *testing.B, env *apitest.Env, n int) {
+	b.Helper()
+	ctx := b.Context()
+	now := env.Clock.Now()
+	err := env.Store.InTx(ctx, func(q store.Queries) error {
+		for i := range n {
+			a := &access.App{ID: fmt.Sprintf("app-%05d", i), Name: fmt.Sprintf("Service %05d", i), ConnectorType: "fake",
+				Aliases: []string{fmt.Sprintf("svc%d", i)}, Source: access.SourceConfig, CreatedAt: now, UpdatedAt: now}
+			if err := q.AppUpsert(ctx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatalf("seed apps: %v", err)
+	}
+}
 
 // seedHistory stores n requests (one in 100 pending for bob or carol,
 // one in 100 with an active grant, the rest expired), spread over the
@@ -86,7 +111,8 @@ func BenchmarkPages(b *testing.B) {
 	env := apitest.New(b)
 	start := time.Now() //nolint:forbidigo // reports how long seeding took
 	pendingID := seedHistory(b, env, benchRequests)
-	b.Logf("seeded %d requests in %s", benchRequests, time.Since(start).Round(time.Millisecond)) //nolint:forbidigo // see above
+	seedApps(b, env, benchApps)
+	b.Logf("seeded %d requests and %d apps in %s", benchRequests, benchApps, time.Since(start).Round(time.Millisecond)) //nolint:forbidigo // see above
 	sessions := signin.NewSessions(env.Store, env.Clock, "http://sesame.test", 0)
 	h := ui.New(ui.Config{Service: env.Service, Store: env.Store, Clock: env.Clock, Sessions: sessions})
 	cookieFor := func(u *access.User) *http.Cookie {
@@ -116,6 +142,9 @@ func BenchmarkPages(b *testing.B) {
 		{"audit", carol, "/audit"},
 		{"audit-filtered", carol, "/audit?action=request.&actor=alice@example.com"},
 		{"apps-json", alice, "/apps.json?q=git"},
+		{"apps-json-10k-match", alice, "/apps.json?q=service%200999"},
+		{"apps-json-alias", alice, "/apps.json?q=svc9999"},
+		{"catalog", carol, "/catalog"},
 	}
 	for _, pg := range pages {
 		b.Run(pg.name, func(b *testing.B) {
