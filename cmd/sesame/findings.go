@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/findings"
@@ -115,13 +116,14 @@ type alertForwarder struct{ svc *integrations.Service }
 
 func (f alertForwarder) ForwardAlert(ctx context.Context, m findings.Message) error {
 	a := m.Alert
-	text := "🔔 Security alert (" + string(a.Type) + "): " + a.Title
+	var text strings.Builder
+	text.WriteString("🔔 Security alert (" + string(a.Type) + "): " + a.Title)
 	for _, d := range a.Details {
-		text += "\n• " + d
+		text.WriteString("\n• " + d)
 	}
 	if m.ReviewURL != "" {
-		text += "\nReview in Sesame: " + m.ReviewURL
+		text.WriteString("\nReview in Sesame: " + m.ReviewURL)
 	}
-	_, err := f.svc.Post(ctx, integrations.CategoryAlerts, a.AppID, "alert/"+a.ID, integrations.Message{Text: text})
+	_, err := f.svc.Post(ctx, integrations.CategoryAlerts, a.AppID, "alert/"+a.ID, integrations.Message{Text: text.String()})
 	return err
 }
