@@ -1,9 +1,17 @@
 package signin
 
 import (
+	"crypto/hmac"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sesame-access/sesame/internal/clock"
 )
 
 func TestCheckClaims(t *testing.T) {
@@ -51,5 +59,40 @@ func FuzzLocalPath(f *testing.F) {
 		if len(p) > 1 && (p[0] != '/' || p[1] == '/' || p[1] == '\\') {
 			t.Fatalf("LocalPath(%q) = %q is not a local path", s, p)
 		}
+	})
+}
+
+// FuzzReadFlow feeds the flow cookie parser anything: it never panics, and
+// accepts only what carries the key's MAC.
+func FuzzReadFlow(f *testing.F) {
+	o, err := NewOIDC(OIDCConfig{Issuer: "https://idp.example.com", ClientID: "c", RedirectURL: "https://s/login/callback",
+		Key: []byte(strings.Repeat("k", 32)), Clock: clock.NewFake(time.Unix(1_000, 0))})
+	require.NoError(f, err)
+	valid := func(body string) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(body)) + "." + base64.RawURLEncoding.EncodeToString(o.mac([]byte(body)))
+	}
+	f.Add(valid(`{"s":"st","n":"no","e":2000}`))
+	f.Add(valid(`{"s":"st","n":"no","e":10}`))
+	f.Add(valid(`not json`))
+	f.Add("")
+	f.Add(".")
+	f.Add("e30.AAAA")
+	f.Fuzz(func(t *testing.T, v string) {
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/login/callback", nil)
+		r.AddCookie(&http.Cookie{Name: flowCookie, Value: v}) //nolint:gosec // G124: a request's cookie has no flags
+		fl, err := o.readFlow(r)
+		if err != nil {
+			var rf *RefusalError
+			require.ErrorAs(t, err, &rf)
+			return
+		}
+		body, sig, ok := strings.Cut(r.Header.Get("Cookie")[len(flowCookie)+1:], ".")
+		require.True(t, ok)
+		b, err1 := base64.RawURLEncoding.DecodeString(body)
+		s, err2 := base64.RawURLEncoding.DecodeString(sig)
+		require.NoError(t, err1)
+		require.NoError(t, err2)
+		require.True(t, hmac.Equal(s, o.mac(b)), "accepted without the MAC")
+		require.GreaterOrEqual(t, fl.Expires, int64(1_000), "accepted an expired flow")
 	})
 }
