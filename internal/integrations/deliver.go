@@ -12,6 +12,9 @@ import (
 	"github.com/sesame-access/sesame/internal/store"
 )
 
+// errNotDue: the delivery waits (Retry-After) or another sender holds it.
+var errNotDue = errors.New("delivery not due yet")
+
 // RetryError asks the job queue to run a delivery again: after After when
 // Slack said how long to wait (429 Retry-After), else with the queue's
 // backoff.
@@ -54,6 +57,9 @@ func (s *Service) Deliver(ctx context.Context, deliveryID string) error {
 		return nil // deleted with its deliveries
 	}
 	if err != nil {
+		return err
+	}
+	if ok, err := s.claim(ctx, d); !ok || err != nil {
 		return err
 	}
 	var m Message
@@ -106,6 +112,22 @@ func (s *Service) Deliver(ctx context.Context, deliveryID string) error {
 		}
 	}
 	return &RetryError{After: se.RetryAfter, Err: se}
+}
+
+// claim takes d for this sender: the lease keeps others off it until the
+// outcome is saved (or the lease ends, after a crash). Not claimed, it
+// returns a *RetryError to wait until d is due, or nil when another
+// sender took it.
+func (s *Service) claim(ctx context.Context, d *store.Delivery) (bool, error) {
+	now := s.clock.Now()
+	claimed, err := s.st.DeliveryClaim(ctx, d.ID, now, now.Add(Lease))
+	if err != nil || claimed {
+		return claimed, err
+	}
+	if d.NextAt.After(now) {
+		return false, &RetryError{After: d.NextAt.Sub(now), Err: errNotDue}
+	}
+	return false, nil
 }
 
 // finish ends d in state with lastError.

@@ -33,6 +33,10 @@ const (
 	// StallAfter is how long a due delivery may wait before the sweep
 	// enqueues it again (its job was lost).
 	StallAfter = 30 * time.Second
+	// Lease is how long a sender holds a delivery it is sending: longer
+	// than a job may run, so a crashed sender's delivery is tried again
+	// only after it.
+	Lease = 2 * time.Minute
 )
 
 // Config configures a Service. Store, Clock and Secrets are required.

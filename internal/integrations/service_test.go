@@ -450,3 +450,25 @@ func TestSyncConfigConcurrently(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, all, 2)
 }
+
+// Jobs racing for one delivery (a re-enqueued job next to the first) send
+// it once.
+func TestConcurrentDeliverSendsOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	hook := b.slack.AddWebhook("C0CLOUD")
+	b.create(t, Spec{Name: "cloud", WebhookURL: hook, Covers: []string{"*"}, Categories: []string{"alerts"}})
+	_, err := b.svc.Post(b.ctx, CategoryAlerts, "aws-prod", "f1", msg("once"))
+	require.NoError(t, err)
+	ids := b.enq.take()
+	require.Len(t, ids, 1)
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() { _ = b.svc.Deliver(b.ctx, ids[0]) }) //nolint:errcheck // the losers may be told to wait
+	}
+	wg.Wait()
+	require.Len(t, b.slack.Messages("C0CLOUD"), 1)
+	d, err := b.st.DeliveryGetByID(b.ctx, ids[0])
+	require.NoError(t, err)
+	require.Equal(t, store.DeliverySent, d.State)
+}

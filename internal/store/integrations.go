@@ -41,6 +41,11 @@ type IntegrationQueries interface {
 	DeliveryCreate(ctx context.Context, d *Delivery) (inserted bool, err error)
 	// DeliveryGetByID returns the delivery or ErrNotFound.
 	DeliveryGetByID(ctx context.Context, id string) (*Delivery, error)
+	// DeliveryClaim takes a pending delivery due at or before now for one
+	// sender: its NextAt moves to until (a lease), and claimed is true for
+	// exactly one of concurrent callers. A delivery not pending, not due
+	// or gone is not claimed.
+	DeliveryClaim(ctx context.Context, id string, now, until time.Time) (claimed bool, err error)
 	// DeliveryUpdate saves State, Attempts, LastError, NextAt and SentAt;
 	// ErrNotFound when gone.
 	DeliveryUpdate(ctx context.Context, d *Delivery) error

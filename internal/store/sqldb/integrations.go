@@ -188,6 +188,16 @@ func (q *queries) DeliveryGetByID(ctx context.Context, id string) (*store.Delive
 	return d, nil
 }
 
+// DeliveryClaim implements store.IntegrationQueries.
+func (q *queries) DeliveryClaim(ctx context.Context, id string, now, until time.Time) (bool, error) {
+	n, err := q.execN(ctx, `UPDATE integration_deliveries SET next_at = ? WHERE id = ? AND state = ? AND next_at <= ?`,
+		q.tm(until), id, string(store.DeliveryPending), q.tm(now))
+	if err != nil {
+		return false, fmt.Errorf("claim delivery %s: %w", id, err)
+	}
+	return n == 1, nil
+}
+
 // DeliveryUpdate implements store.IntegrationQueries.
 func (q *queries) DeliveryUpdate(ctx context.Context, d *store.Delivery) error {
 	n, err := q.execN(ctx, `UPDATE integration_deliveries SET state = ?, attempts = ?, last_error = ?, next_at = ?, sent_at = ?

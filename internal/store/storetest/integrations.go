@@ -192,6 +192,45 @@ func testIntegrations(t *testing.T, open Opener) {
 		require.Equal(t, wantDelivery(d), got)
 		require.ErrorIs(t, b.st.DeliveryUpdate(b.ctx, b.delivery(404, i.ID)), store.ErrNotFound)
 	})
+	t.Run("ClaimOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		i := b.integration(1)
+		require.NoError(t, b.st.IntegrationCreate(b.ctx, i))
+		d := b.delivery(1, i.ID) // due at now+1s
+		_, err := b.st.DeliveryCreate(b.ctx, d)
+		require.NoError(t, err)
+		ok, err := b.st.DeliveryClaim(b.ctx, d.ID, b.now, b.now.Add(time.Minute))
+		require.NoError(t, err)
+		require.False(t, ok, "not due yet")
+		var mu sync.Mutex
+		claims := 0
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				ok, err := b.st.DeliveryClaim(b.ctx, d.ID, b.now.Add(time.Second), b.now.Add(time.Minute))
+				require.NoError(t, err)
+				if ok {
+					mu.Lock()
+					claims++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		require.Equal(t, 1, claims, "one sender at a time")
+		got, err := b.st.DeliveryGetByID(b.ctx, d.ID)
+		require.NoError(t, err)
+		require.Equal(t, truncUTC(b.now.Add(time.Minute)), got.NextAt, "leased")
+		ok, err = b.st.DeliveryClaim(b.ctx, "dlv_404", b.now, b.now)
+		require.NoError(t, err)
+		require.False(t, ok)
+		got.State = store.DeliverySent
+		require.NoError(t, b.st.DeliveryUpdate(b.ctx, got))
+		ok, err = b.st.DeliveryClaim(b.ctx, d.ID, b.now.Add(time.Hour), b.now.Add(2*time.Hour))
+		require.NoError(t, err)
+		require.False(t, ok, "a sent delivery is never claimed")
+	})
 	t.Run("DueListReleaseDelete", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)
