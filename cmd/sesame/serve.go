@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sesame-access/sesame/internal/catalog"
 	"github.com/sesame-access/sesame/internal/clock"
@@ -73,6 +74,7 @@ type Main struct {
 	findings              *findings.Service
 	integrations          *integrations.Service
 	svc                   *workflow.Service
+	tracing               *telemetry.Tracing
 	server                *http.Server
 	listener              net.Listener
 	serveErr              chan error
@@ -192,7 +194,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// OpenTelemetry tracing when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+	m.tracing, err = telemetry.NewTracing(ctx, m.Getenv, version)
+	if err != nil {
+		return err
+	}
 	m.svc, err = workflow.New(workflow.Config{
+		Tracer:     m.tracing.Tracer(),
 		Store:      m.db.store,
 		Clock:      m.Clock,
 		Policy:     policies,
@@ -213,7 +221,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.stopRefresh, m.refreshDone = stopRefresh, make(chan struct{})
 	go m.refreshPolicies(refreshCtx, cmp.Or(m.PolicyRefreshInterval, 10*time.Second))
 
+	var jobTracer trace.Tracer
+	if m.tracing.Enabled {
+		jobTracer = m.tracing.Tracer()
+	}
 	m.queue, err = m.db.newQueue(jobs.Config{
+		Tracer:            jobTracer,
 		Service:           m.svc,
 		Clock:             m.Clock,
 		Logger:            log,
@@ -268,7 +281,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
 	}
 	m.server = &http.Server{
-		Handler:           httpMetrics.Middleware(mux),
+		Handler:           m.tracing.HTTP(httpMetrics.Middleware(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      5 * time.Minute, // audit exports stream
@@ -362,6 +375,11 @@ func (m *Main) Close() error {
 	}
 	if m.db != nil {
 		if err := m.db.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if m.tracing != nil {
+		if err := m.tracing.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
