@@ -68,7 +68,7 @@ func CreateClient(ctx context.Context, st store.Store, name, createdBy string, n
 		if err := q.ScimClientCreate(ctx, c); err != nil {
 			return fmt.Errorf("store scim client: %w", err)
 		}
-		return auditAs(ctx, q, createdBy, now, "scim.client.created", c.ID, nil, View(c))
+		return auditAs(ctx, q, createdBy, now, "scim.client.created", "scim_client", c.ID, nil, View(c))
 	})
 	if err != nil {
 		return "", nil, err
@@ -123,13 +123,13 @@ func RevokeClient(ctx context.Context, st store.Store, id, by string, now time.T
 		if err := q.ScimClientUpdate(ctx, c); err != nil {
 			return err
 		}
-		return auditAs(ctx, q, by, now, "scim.client.revoked", c.ID, before, View(c))
+		return auditAs(ctx, q, by, now, "scim.client.revoked", "scim_client", c.ID, before, View(c))
 	})
 	return out, err
 }
 
-func auditAs(ctx context.Context, q store.Queries, actor string, now time.Time, action, id string, before, after any) error {
-	e := &access.Event{ID: ids.New("evt", now), Time: now, ActorID: actor, Action: action, SubjectType: "scim_client",
+func auditAs(ctx context.Context, q store.Queries, actor string, now time.Time, action, subjType, id string, before, after any) error {
+	e := &access.Event{ID: ids.New("evt", now), Time: now, ActorID: actor, Action: action, SubjectType: subjType,
 		SubjectID: id, Before: access.Snapshot(before), After: access.Snapshot(after)}
 	if err := q.EventAppend(ctx, e); err != nil {
 		return fmt.Errorf("append audit event %s: %w", action, err)
