@@ -18,7 +18,7 @@ import (
 
 // startWeb mounts the dashboard at "/" (its pages, /login, /static/...).
 // It runs after the Slack bot is started and before the job queue starts.
-func (m *Main) startWeb(ctx context.Context, mux *http.ServeMux, box *secrets.Box) error {
+func (m *Main) startWeb(_ context.Context, mux *http.ServeMux, box *secrets.Box) error {
 	cfg := m.Config
 	sessions := signin.NewSessions(m.db.store, m.Clock, cfg.Server.BaseURL, cfg.Web.SessionTTL)
 	uc := ui.Config{
@@ -57,25 +57,7 @@ func (m *Main) startWeb(ctx context.Context, mux *http.ServeMux, box *secrets.Bo
 	}
 	uc.Pages = append(uc.Pages, ui.IntegrationPages(isvc)...)
 	mux.Handle("/", ui.New(uc))
-	go m.sweepSessions(ctx)
 	return nil
-}
-
-// sweepSessions deletes expired dashboard sessions hourly until ctx ends
-// (every replica may: the DELETE is idempotent).
-func (m *Main) sweepSessions(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := m.db.store.WebSessionDeleteExpired(ctx, m.Clock.Now()); err != nil && ctx.Err() == nil {
-				m.Logger.WarnContext(ctx, "delete expired dashboard sessions", "err", err)
-			}
-		}
-	}
 }
 
 // healthCheck opens an app's connector with its (unsealed) settings and

@@ -2,8 +2,10 @@ package ui
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -20,6 +22,8 @@ func catalogPages() []Page {
 		{Method: http.MethodPost, Path: "/catalog/{appID}/health", Access: AccessAdmin, Handle: (*Handler).appHealth},
 		{Method: http.MethodPost, Path: "/catalog/{appID}/watchlist", Access: AccessAdmin, Handle: (*Handler).appWatchlist},
 		{Method: http.MethodPost, Path: "/catalog/{appID}/settings", Access: AccessAdmin, Handle: (*Handler).appSetting},
+		{Method: http.MethodPost, Path: "/catalog/{appID}/owners", Access: AccessAdmin, Handle: (*Handler).appOwners},
+		{Method: http.MethodPost, Path: "/catalog/{appID}/aliases", Access: AccessAdmin, Handle: (*Handler).appAliases},
 	}
 }
 
@@ -161,6 +165,78 @@ func (h *Handler) appSetting(c *Ctx, w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	return c.Done(w, "/catalog/"+r.PathValue("appID"), "Setting "+name+" saved.")
+}
+
+// listField splits a form list on commas and spaces.
+func listField(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
+
+// appOwners replaces the app's owners with the active users whose emails
+// are given (every one must exist).
+func (h *Handler) appOwners(c *Ctx, w http.ResponseWriter, r *http.Request) error {
+	emails := listField(strings.ToLower(r.PostFormValue("owners")))
+	if len(emails) > 50 {
+		return access.Invalid("invalid owners", access.FieldError{Field: "owners", Message: "at most 50 owners"})
+	}
+	var ownerIDs []string
+	var fields []access.FieldError
+	for _, e := range emails {
+		u, err := h.st.UserGetByEmail(r.Context(), e)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			fields = append(fields, access.FieldError{Field: "owners", Message: "no Sesame user has the email " + e})
+		case err != nil:
+			return err
+		case !u.Active():
+			fields = append(fields, access.FieldError{Field: "owners", Message: e + " is " + string(u.Status)})
+		case !slices.Contains(ownerIDs, u.ID):
+			ownerIDs = append(ownerIDs, u.ID)
+		}
+	}
+	if len(fields) > 0 {
+		return access.Invalid("invalid owners", fields...)
+	}
+	err := h.updateApp(c, r.PathValue("appID"), "app.owners_changed", func(a *access.App) (map[string]any, error) {
+		before := a.Owners
+		a.Owners = ownerIDs
+		return map[string]any{"before": before, "after": ownerIDs}, nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.Done(w, "/catalog/"+r.PathValue("appID"), "Owners saved.")
+}
+
+// aliasRE is what an alias may look like (as in the config file).
+var aliasRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// appAliases replaces the app's aliases (what /access <alias> finds).
+func (h *Handler) appAliases(c *Ctx, w http.ResponseWriter, r *http.Request) error {
+	aliases := listField(strings.ToLower(r.PostFormValue("aliases")))
+	var fields []access.FieldError
+	if len(aliases) > 20 {
+		fields = append(fields, access.FieldError{Field: "aliases", Message: "at most 20 aliases"})
+	}
+	for _, a := range aliases {
+		if !aliasRE.MatchString(a) {
+			fields = append(fields, access.FieldError{Field: "aliases", Message: fmt.Sprintf("%q: lowercase letters, digits and dashes, at most 63", a)})
+		}
+	}
+	if len(fields) > 0 {
+		return access.Invalid("invalid aliases", fields...)
+	}
+	slices.Sort(aliases)
+	aliases = slices.Compact(aliases)
+	err := h.updateApp(c, r.PathValue("appID"), "app.aliases_changed", func(a *access.App) (map[string]any, error) {
+		before := a.Aliases
+		a.Aliases = aliases
+		return map[string]any{"before": before, "after": aliases}, nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.Done(w, "/catalog/"+r.PathValue("appID"), "Aliases saved.")
 }
 
 // updateApp changes an app in a transaction with its audit event (the

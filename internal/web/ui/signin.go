@@ -111,6 +111,13 @@ func (h *Handler) startSession(c *Ctx, w http.ResponseWriter, u *access.User, me
 	if _, err := h.cfg.Sessions.Start(ctx, w, u.ID, method); err != nil {
 		return err
 	}
+	// Expired sessions are swept at sign-in (an indexed DELETE): no
+	// background loop, and every replica may.
+	if n, err := h.st.WebSessionDeleteExpired(ctx, h.clock.Now().UTC()); err != nil {
+		h.log.WarnContext(ctx, "delete expired dashboard sessions", "err", err)
+	} else if n > 0 {
+		h.log.DebugContext(ctx, "deleted expired dashboard sessions", "count", n)
+	}
 	if data == nil {
 		data = map[string]any{}
 	}

@@ -293,6 +293,20 @@ func TestCatalogAdmin(t *testing.T) {
 	app, err = b.env.Store.AppGetByID(t.Context(), "github")
 	require.NoError(t, err)
 	require.True(t, app.Watchlist)
+	status, body = carol.post("/catalog/github/owners", url.Values{"owners": {"bob@example.com, nobody@example.com"}})
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body, "no Sesame user has the email nobody@example.com")
+	status, _ = carol.post("/catalog/github/owners", url.Values{"owners": {"bob@example.com, Frank@example.com"}})
+	require.Equal(t, http.StatusOK, status)
+	status, body = carol.post("/catalog/github/aliases", url.Values{"aliases": {"gh, Bad Alias!"}})
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body, "lowercase letters")
+	status, _ = carol.post("/catalog/github/aliases", url.Values{"aliases": {"gh git gh"}})
+	require.Equal(t, http.StatusOK, status)
+	app, err = b.env.Store.AppGetByID(t.Context(), "github")
+	require.NoError(t, err)
+	require.Equal(t, []string{b.env.Bob.ID, b.env.Frank.ID}, app.Owners)
+	require.Equal(t, []string{"gh", "git"}, app.Aliases)
 	events, _, err := b.env.Store.EventList(t.Context(), store.EventListParams{SubjectType: "app", SubjectID: "github"})
 	require.NoError(t, err)
 	var actions []string
@@ -300,7 +314,7 @@ func TestCatalogAdmin(t *testing.T) {
 		actions = append(actions, e.Action)
 		require.NotContains(t, string(e.Data), "s3cr3t-value")
 	}
-	require.Equal(t, []string{"app.watchlist_changed", "app.setting_changed", "app.health_checked"}, actions)
+	require.Equal(t, []string{"app.aliases_changed", "app.owners_changed", "app.watchlist_changed", "app.setting_changed", "app.health_checked"}, actions)
 }
 
 func TestSlackLink(t *testing.T) {
