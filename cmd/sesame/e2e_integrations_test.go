@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,7 +120,7 @@ func integrationsEndToEnd(t *testing.T, dbEnv []string) {
 	cloudHook, privateHook := fake.AddWebhook("C0CLOUD"), fake.AddWebhook("C0PRIVATE")
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "sesame.yaml", sprintf(integrationsConfig, cloudHook, privateHook))
-	env := append(dbEnv,
+	env := append(slices.Clone(dbEnv),
 		"SESAME_DATA_DIR="+filepath.Join(dir, "data"),
 		"SESAME_CONFIG="+cfg,
 		"SESAME_SLACK_MODE=http",

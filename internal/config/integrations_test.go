@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -69,7 +68,7 @@ func TestIntegrationsProblems(t *testing.T) {
 			t.Parallel()
 			_, err := Parse("sesame.yaml", []byte(minimal+tc.section+"\n"), nil)
 			var ve *ValidationError
-			require.True(t, errors.As(err, &ve), "%v", err)
+			require.ErrorAs(t, err, &ve)
 			found := false
 			for _, p := range ve.Problems {
 				require.NotContains(t, p.Message, "SECRETX", "webhook URLs never appear in problems")
@@ -101,7 +100,7 @@ func FuzzIntegrationsSection(f *testing.F) {
 			return
 		}
 		var ve *ValidationError
-		require.True(t, errors.As(err, &ve), "%v", err)
+		require.ErrorAs(t, err, &ve)
 		if len(hook) >= 8 {
 			require.NotContains(t, err.Error(), hook)
 		}
