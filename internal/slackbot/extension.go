@@ -155,3 +155,12 @@ func whenText(s string) string {
 	}
 	return when(t)
 }
+
+// requestNoun names r in messages to its requester: "request for", or
+// "request for more time on" for an extension request.
+func requestNoun(r *access.Request) string {
+	if r.IsExtension() {
+		return "request for more time on"
+	}
+	return "request for"
+}

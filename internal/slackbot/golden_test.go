@@ -339,6 +339,8 @@ func TestGoldenNotices(t *testing.T) {
 		{"grant_extended_auto", access.NotifyGrantExtended, f.info(approved), nil, autoExtended},
 		{"grant_extended_credentials", access.NotifyGrantExtended, f.info(approved), nil,
 			map[string]string{"expires_at": "2026-11-02T12:00:00Z", "credentials": "reissued"}},
+		{"extension_rejected", access.NotifyRequestRejected, f.extension(g), f.carol,
+			map[string]string{"by": "usr_carol", "comment": "finish tomorrow"}},
 		{"extension_failed", access.NotifyExtensionFailed, f.extension(g), nil,
 			map[string]string{"error": "grant grt_01GOLDEN is revoked: it ended before the extension was approved; request the access again"}},
 	} {

@@ -210,16 +210,19 @@ func noticeMessage(d noticeData) (string, []slack.Block) {
 		}
 		fallback = "Your request for " + whatPlain + " was approved"
 	case access.NotifyRequestRejected:
-		text = fmt.Sprintf("❌ Your request for %s was *rejected* by %s.", what, byName)
+		text = fmt.Sprintf("❌ Your %s %s was *rejected* by %s.", requestNoun(r), what, byName)
+		if r.IsExtension() {
+			text += " Your access ends as planned."
+		}
 		if c := d.Data["comment"]; c != "" {
 			text += "\n" + quote(c)
 		}
 		fallback = "Your request for " + whatPlain + " was rejected"
 	case access.NotifyRequestCancelled:
-		text = fmt.Sprintf("🚫 Your request for %s was *cancelled* by %s.", what, byName)
+		text = fmt.Sprintf("🚫 Your %s %s was *cancelled* by %s.", requestNoun(r), what, byName)
 		fallback = "Your request for " + whatPlain + " was cancelled"
 	case access.NotifyRequestTimedOut:
-		text = fmt.Sprintf("⌛ Your request for %s *timed out*: nobody decided before %s.", what, when(r.PendingUntil))
+		text = fmt.Sprintf("⌛ Your %s %s *timed out*: nobody decided before %s.", requestNoun(r), what, when(r.PendingUntil))
 		fallback = "Your request for " + whatPlain + " timed out"
 		extra = append(extra, slack.NewActionBlock("again", button(verbRequestAgain, "Request again", r.ID, slack.StylePrimary)))
 	case access.NotifyGrantActive:
