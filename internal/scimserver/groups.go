@@ -116,6 +116,13 @@ func (s *Server) saveGroup(ctx context.Context, q store.Queries, now time.Time, 
 			}
 		}
 	}
+	sameName, _, err := q.DirectoryGroupList(ctx, store.DirectoryListParams{DisplayName: name, Limit: 2})
+	if err != nil {
+		return nil, err
+	}
+	if slices.ContainsFunc(sameName, func(o *store.DirectoryGroup) bool { return existing == nil || o.ID != existing.ID }) {
+		return nil, errUniqueness(fmt.Sprintf("a group named %q exists", name))
+	}
 	g := existing
 	oldName := ""
 	var before store.DirectoryGroup
@@ -131,10 +138,8 @@ func (s *Server) saveGroup(ctx context.Context, q store.Queries, now time.Time, 
 	} else {
 		err = q.DirectoryGroupUpdate(ctx, g)
 	}
-	if errors.Is(err, store.ErrConflict) {
-		return nil, errUniqueness(fmt.Sprintf("a group named %q exists", name))
-	}
 	if err != nil {
+		// The name was checked above: a conflict is a race, retried.
 		return nil, err
 	}
 	current, err := q.DirectoryMemberList(ctx, g.ID)
@@ -240,9 +245,14 @@ func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, id string, i
 	ctx := r.Context()
 	now := s.now()
 	var out doc
-	err := s.st.InTx(ctx, func(q store.Queries) error {
+	err := s.inTx(ctx, func(q store.Queries) error {
 		var existing *store.DirectoryGroup
 		if id != "" {
+			if err := q.DirectoryLockGroup(ctx, id); errors.Is(err, store.ErrNotFound) {
+				return errNotFound("group " + id + " not found")
+			} else if err != nil {
+				return err
+			}
 			g, err := q.DirectoryGroupGet(ctx, id)
 			if errors.Is(err, store.ErrNotFound) {
 				return errNotFound("group " + id + " not found")
@@ -310,7 +320,7 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id := r.PathValue("id")
 	now := s.now()
-	err := s.st.InTx(ctx, func(q store.Queries) error {
+	err := s.inTx(ctx, func(q store.Queries) error {
 		g, err := q.DirectoryGroupGet(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound("group " + id + " not found")

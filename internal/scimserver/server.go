@@ -159,6 +159,25 @@ func (s *Server) client(r *http.Request) (*store.ScimClient, error) {
 	return c, nil
 }
 
+// maxTxAttempts bounds the retries of a write that lost a race with a
+// concurrent write of the same resource (two PATCHes of one group).
+const maxTxAttempts = 5
+
+// inTx runs fn in a transaction, again when it failed with a bare
+// store.ErrConflict (a version or insert race: the resource changed under
+// it); uniqueness violations are checked beforehand and reported as
+// scimErrors, which are not retried.
+func (s *Server) inTx(ctx context.Context, fn func(q store.Queries) error) error {
+	var err error
+	for range maxTxAttempts {
+		err = s.st.InTx(ctx, fn)
+		if _, isScim := errors.AsType[*scimError](err); isScim || !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return err
+}
+
 func (s *Server) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
 
 // readBody reads a bounded request body.

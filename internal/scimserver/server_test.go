@@ -2,11 +2,13 @@ package scimserver_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/sesame-access/sesame/internal/policy"
 	"github.com/sesame-access/sesame/internal/scimserver"
 	"github.com/sesame-access/sesame/internal/store"
+	"github.com/sesame-access/sesame/internal/store/postgres"
 	"github.com/sesame-access/sesame/internal/store/sqlite"
 	"github.com/sesame-access/sesame/internal/workflow"
 )
@@ -36,7 +39,11 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	st := sqlite.OpenTest(t)
+	return setupWith(t, sqlite.OpenTest(t))
+}
+
+func setupWith(t *testing.T, st store.Store) *testBundle {
+	t.Helper()
 	clk := clock.NewFake(t0)
 	engine, err := policy.New([]policy.Policy{{ID: "default", Default: true, MaxDuration: 8 * time.Hour,
 		Steps: []policy.StepRule{{Name: "Owners", Approvers: policy.ApproverRule{AppOwners: true}}}}}, 12*time.Hour)
@@ -488,4 +495,63 @@ func TestRestoreGroups(t *testing.T) {
 	n, err = scimserver.RestoreGroups(ctx, b.st, t0, []string{"usr_cfg"})
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing to restore the second time")
+}
+
+// TestConcurrentGroupPatches: an identity provider's parallel PATCHes of
+// one group (and of one user) all land, on both databases.
+func TestConcurrentGroupPatches(t *testing.T) {
+	t.Parallel()
+	for name, open := range map[string]func(t *testing.T) store.Store{
+		"sqlite":   func(t *testing.T) store.Store { return sqlite.OpenTest(t) },
+		"postgres": func(t *testing.T) store.Store { return postgres.OpenTest(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setupWith(t, open(t))
+			const n = 12
+			users := make([]string, n)
+			for i := range n {
+				code, r := b.do(t, "POST", "/scim/v2/Users", fmt.Sprintf(`{"userName":"u%d@example.com"}`, i))
+				require.Equal(t, 201, code, r)
+				users[i] = r["id"].(string)
+			}
+			code, g := b.do(t, "POST", "/scim/v2/Groups", `{"displayName":"eng"}`)
+			require.Equal(t, 201, code, g)
+			gid := g["id"].(string)
+			var wg sync.WaitGroup
+			codes := make([]int, n)
+			for i := range n {
+				wg.Go(func() {
+					codes[i], _ = b.do(t, "PATCH", "/scim/v2/Groups/"+gid, `{"Operations":[{"op":"add","path":"members","value":[{"value":"`+users[i]+`"}]}]}`)
+				})
+			}
+			wg.Wait()
+			for i, c := range codes {
+				require.Equal(t, 204, c, "patch %d", i)
+			}
+			code, g = b.do(t, "GET", "/scim/v2/Groups/"+gid, "")
+			require.Equal(t, 200, code)
+			require.Len(t, g["members"], n, "no membership lost")
+			for _, id := range users {
+				u, err := b.st.UserGetByID(t.Context(), id)
+				require.NoError(t, err)
+				require.Equal(t, []string{"eng"}, u.Groups)
+			}
+			// Two groups may not share a name, however they race.
+			for i := range 4 {
+				wg.Go(func() {
+					codes[i], _ = b.do(t, "POST", "/scim/v2/Groups", `{"displayName":"ops"}`)
+				})
+			}
+			wg.Wait()
+			created := 0
+			for _, c := range codes[:4] {
+				require.Contains(t, []int{201, 409}, c)
+				if c == 201 {
+					created++
+				}
+			}
+			require.Equal(t, 1, created)
+		})
+	}
 }

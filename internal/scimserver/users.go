@@ -67,6 +67,13 @@ func (s *Server) saveUser(ctx context.Context, q store.Queries, now time.Time, e
 		}
 		ch.created = true
 	} else {
+		taken, _, err := q.DirectoryUserList(ctx, store.DirectoryListParams{UserName: f.UserName, Limit: 2})
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(taken, func(o *store.DirectoryUser) bool { return o.UserID != existing.UserID }) {
+			return nil, errUniqueness(fmt.Sprintf("userName %q is taken", f.UserName))
+		}
 		if err := q.DirectoryLockUser(ctx, existing.UserID); err != nil {
 			return nil, fmt.Errorf("lock user %s: %w", existing.UserID, err)
 		}
@@ -107,10 +114,9 @@ func (s *Server) saveUser(ctx context.Context, q store.Queries, now time.Time, e
 	} else {
 		err = q.DirectoryUserUpdate(ctx, du)
 	}
-	if errors.Is(err, store.ErrConflict) {
-		return nil, errUniqueness(fmt.Sprintf("userName %q is taken", f.UserName))
-	}
 	if err != nil {
+		// Uniqueness was checked above: a conflict here is a race with a
+		// concurrent write, which inTx retries.
 		return nil, err
 	}
 	action := "scim.user.updated"
@@ -248,10 +254,15 @@ func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, id string, in
 	now := s.now()
 	var ch *userChange
 	var out doc
-	err := s.st.InTx(ctx, func(q store.Queries) error {
+	err := s.inTx(ctx, func(q store.Queries) error {
 		var existing *store.DirectoryUser
 		var d doc
 		if id != "" {
+			if err := q.DirectoryLockUser(ctx, id); errors.Is(err, store.ErrNotFound) {
+				return errNotFound("user " + id + " not found")
+			} else if err != nil {
+				return err
+			}
 			du, err := q.DirectoryUserGet(ctx, id)
 			if errors.Is(err, store.ErrNotFound) {
 				return errNotFound("user " + id + " not found")
@@ -344,7 +355,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	err := s.st.InTx(ctx, func(q store.Queries) error {
+	err := s.inTx(ctx, func(q store.Queries) error {
 		du, err := q.DirectoryUserGet(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // deleted meanwhile

@@ -21,6 +21,10 @@ type DirectoryQueries interface {
 	// concurrent change. ErrNotFound if no user has userID.
 	DirectoryLockUser(ctx context.Context, userID string) error
 
+	// DirectoryLockGroup does the same for a directory group's row, so that
+	// concurrent PATCHes of one group run one after the other.
+	DirectoryLockGroup(ctx context.Context, groupID string) error
+
 	// ScimClientCreate stores c; a second client with c.ID or c.Hash is
 	// ErrConflict. Get methods return ErrNotFound.
 	ScimClientCreate(ctx context.Context, c *ScimClient) error

@@ -27,6 +27,19 @@ func (q *queries) DirectoryLockUser(ctx context.Context, userID string) error {
 	return nil
 }
 
+// DirectoryLockGroup locks the group's row for the rest of the transaction.
+func (q *queries) DirectoryLockGroup(ctx context.Context, groupID string) error {
+	var id string
+	err := q.queryRow(ctx, `SELECT id FROM directory_groups WHERE id = ?`+q.forUpdate(true), groupID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("directory group %s: %w", groupID, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("lock directory group %s: %w", groupID, err)
+	}
+	return nil
+}
+
 //nolint:gosec // G101: column names, not a credential
 const scimClientCols = `id, name, hash, created_by, created_at, last_used_at, revoked_at`
 

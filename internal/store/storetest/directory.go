@@ -20,6 +20,10 @@ func testDirectory(t *testing.T, open Opener) {
 		require.NoError(t, b.st.InTx(b.ctx, func(q store.Queries) error { return q.DirectoryLockUser(b.ctx, "usr_a") }))
 		err := b.st.InTx(b.ctx, func(q store.Queries) error { return q.DirectoryLockUser(b.ctx, "usr_404") })
 		require.ErrorIs(t, err, store.ErrNotFound)
+		require.NoError(t, b.st.DirectoryGroupCreate(b.ctx, &store.DirectoryGroup{ID: "grp_1", DisplayName: "g"}))
+		require.NoError(t, b.st.InTx(b.ctx, func(q store.Queries) error { return q.DirectoryLockGroup(b.ctx, "grp_1") }))
+		err = b.st.InTx(b.ctx, func(q store.Queries) error { return q.DirectoryLockGroup(b.ctx, "grp_404") })
+		require.ErrorIs(t, err, store.ErrNotFound)
 	})
 	t.Run("ScimClients", func(t *testing.T) {
 		t.Parallel()
