@@ -73,6 +73,7 @@ type integrationOut struct {
 		Status    string `json:"status"`
 		LastError string `json:"last_error"`
 		Since     string `json:"since"`
+		Waiting   int    `json:"waiting"`
 	} `json:"health"`
 }
 
@@ -237,6 +238,11 @@ func integrationsEndToEnd(t *testing.T, dbEnv []string) {
 		}
 	}
 	require.Len(t, fake.Messages("C0CLOUD"), 3)
+	waitUntil(t, 30*time.Second, "three messages waiting", func() bool {
+		var i integrationOut
+		require.Equal(t, http.StatusOK, carol.do("GET", "/integrations/"+cloud.ID, nil, &i))
+		return i.Health.Waiting == 3
+	})
 
 	// Send test message while still revoked: the failure is reported.
 	var test struct {
@@ -266,6 +272,11 @@ func integrationsEndToEnd(t *testing.T, dbEnv []string) {
 	require.Contains(t, got, "Alice requests Read on AWS production")
 	require.Contains(t, got, "Alice now has Read on AWS production")
 	waitUntil(t, 30*time.Second, "the admin told it recovered", func() bool { return len(adminNotices()) == 2 })
+	waitUntil(t, 30*time.Second, "nothing waiting", func() bool {
+		var i integrationOut
+		require.Equal(t, http.StatusOK, carol.do("GET", "/integrations/"+cloud.ID, nil, &i))
+		return i.Health.Waiting == 0 && i.Health.Status == "healthy"
+	})
 	require.Contains(t, adminNotices()[1], "delivers again")
 
 	// An integration made through the API, tested, changed and deleted.

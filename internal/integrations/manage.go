@@ -130,6 +130,26 @@ func (s *Service) List(ctx context.Context) ([]*store.Integration, error) {
 	return s.st.IntegrationList(ctx)
 }
 
+// Backlog is what an integration has not delivered: Waiting messages
+// (pending or held while it fails) and Failed ones (refused by Slack).
+type Backlog struct {
+	Waiting int `json:"waiting"`
+	Failed  int `json:"failed"`
+}
+
+// Backlogs returns the backlog of every integration that has one, by ID.
+func (s *Service) Backlogs(ctx context.Context) (map[string]Backlog, error) {
+	counts, err := s.st.DeliveryCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Backlog, len(counts))
+	for id, c := range counts {
+		out[id] = Backlog{Waiting: c[store.DeliveryPending] + c[store.DeliveryHeld], Failed: c[store.DeliveryFailed]}
+	}
+	return out, nil
+}
+
 // Get returns one integration; access.CodeNotFound when there is none.
 func (s *Service) Get(ctx context.Context, id string) (*store.Integration, error) {
 	i, err := s.st.IntegrationGetByID(ctx, id)

@@ -56,6 +56,9 @@ type IntegrationQueries interface {
 	// the given states (all when none), newest first (by ID), at most
 	// limit.
 	DeliveryList(ctx context.Context, integrationID string, states []DeliveryState, limit int) ([]*Delivery, error)
+	// DeliveryCounts returns, per integration ID, how many of its channel
+	// messages (not admin DMs) are pending, held and failed.
+	DeliveryCounts(ctx context.Context) (map[string]map[DeliveryState]int, error)
 	// DeliveryRelease makes every held delivery of integrationID pending
 	// again, due at now, with Attempts reset to 0, and returns how many.
 	DeliveryRelease(ctx context.Context, integrationID string, now time.Time) (int, error)

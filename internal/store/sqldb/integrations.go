@@ -246,6 +246,34 @@ func (q *queries) DeliveryList(ctx context.Context, integrationID string, states
 	return out, nil
 }
 
+// DeliveryCounts implements store.IntegrationQueries.
+func (q *queries) DeliveryCounts(ctx context.Context) (map[string]map[store.DeliveryState]int, error) {
+	rows, err := q.query(ctx, `SELECT integration_id, state, count(*) FROM integration_deliveries
+		WHERE recipient_id = '' AND state IN (?, ?, ?) GROUP BY integration_id, state`,
+		string(store.DeliveryPending), string(store.DeliveryHeld), string(store.DeliveryFailed))
+	if err != nil {
+		return nil, fmt.Errorf("count deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[store.DeliveryState]int{}
+	for rows.Next() {
+		var id string
+		var state store.DeliveryState
+		var n int
+		if err := rows.Scan(&id, &state, &n); err != nil {
+			return nil, fmt.Errorf("count deliveries: %w", err)
+		}
+		if out[id] == nil {
+			out[id] = map[store.DeliveryState]int{}
+		}
+		out[id][state] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count deliveries: %w", err)
+	}
+	return out, nil
+}
+
 // DeliveryRelease implements store.IntegrationQueries.
 func (q *queries) DeliveryRelease(ctx context.Context, integrationID string, now time.Time) (int, error) {
 	n, err := q.execN(ctx, `UPDATE integration_deliveries SET state = ?, next_at = ?, attempts = 0

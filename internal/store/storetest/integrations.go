@@ -266,6 +266,16 @@ func testIntegrations(t *testing.T, open Opener) {
 		require.Len(t, all, 5)
 		require.Equal(t, p5.ID, all[0].ID, "newest first")
 
+		dm := b.delivery(6, i.ID, func(d *store.Delivery) { d.RecipientID = "usr_admin"; d.State = store.DeliveryFailed })
+		_, err = b.st.DeliveryCreate(b.ctx, dm)
+		require.NoError(t, err)
+		counts, err := b.st.DeliveryCounts(b.ctx)
+		require.NoError(t, err)
+		require.Equal(t, map[string]map[store.DeliveryState]int{
+			i.ID: {store.DeliveryPending: 2, store.DeliveryHeld: 1},
+			j.ID: {store.DeliveryPending: 1},
+		}, counts, "sent deliveries and admin DMs are not counted")
+
 		n, err := b.st.DeliveryRelease(b.ctx, i.ID, b.now.Add(time.Hour))
 		require.NoError(t, err)
 		require.Equal(t, 1, n)

@@ -26,19 +26,32 @@ type integrationJSON struct {
 	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
-// healthJSON is an integration's delivery health.
+// healthJSON is an integration's delivery health: Waiting messages
+// (pending, or held while it fails) and Failed ones (refused by Slack).
 type healthJSON struct {
 	Status    string    `json:"status"`
 	LastError string    `json:"last_error,omitempty"`
 	Since     time.Time `json:"since,omitzero"`
 	LastOKAt  time.Time `json:"last_ok_at,omitzero"`
+	Waiting   int       `json:"waiting"`
+	Failed    int       `json:"failed"`
 }
 
-func renderIntegration(i *store.Integration) integrationJSON {
+func renderIntegration(i *store.Integration, b integrations.Backlog) integrationJSON {
 	return integrationJSON{ID: i.ID, Name: i.Name, Source: i.Source, Kind: i.Kind, Channel: i.Channel, WebhookURL: i.WebhookMask,
 		Covers: nonNil(i.Covers), Categories: nonNil(i.Categories),
-		Health:  healthJSON{Status: i.Health, LastError: i.LastError, Since: utc(i.FailingSince), LastOKAt: utc(i.LastOKAt)},
+		Health: healthJSON{Status: i.Health, LastError: i.LastError, Since: utc(i.FailingSince), LastOKAt: utc(i.LastOKAt),
+			Waiting: b.Waiting, Failed: b.Failed},
 		Version: i.Version, CreatedAt: utc(i.CreatedAt), UpdatedAt: utc(i.UpdatedAt)}
+}
+
+// renderWithBacklog renders i with its backlog.
+func renderWithBacklog(r *http.Request, svc *integrations.Service, i *store.Integration) (integrationJSON, error) {
+	bs, err := svc.Backlogs(r.Context())
+	if err != nil {
+		return integrationJSON{}, err
+	}
+	return renderIntegration(i, bs[i.ID]), nil
 }
 
 // integrationsFor returns the service, refusing non-admins.
@@ -66,9 +79,13 @@ func (h *handler) listIntegrations(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
+	bs, err := svc.Backlogs(r.Context())
+	if err != nil {
+		return err
+	}
 	out := page[integrationJSON]{Items: make([]integrationJSON, 0, len(is))}
 	for _, i := range is {
-		out.Items = append(out.Items, renderIntegration(i))
+		out.Items = append(out.Items, renderIntegration(i, bs[i.ID]))
 	}
 	return h.writeJSON(w, r, http.StatusOK, out)
 }
@@ -90,7 +107,11 @@ func (h *handler) getIntegration(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return err
 	}
-	return h.writeJSON(w, r, http.StatusOK, renderIntegration(i))
+	out, err := renderWithBacklog(r, svc, i)
+	if err != nil {
+		return err
+	}
+	return h.writeJSON(w, r, http.StatusOK, out)
 }
 
 // integrationBody is the body of POST /integrations.
@@ -122,7 +143,7 @@ func (h *handler) createIntegration(w http.ResponseWriter, r *http.Request, p *p
 		return err
 	}
 	w.Header().Set("Location", h.url("/integrations/"+i.ID))
-	return h.writeJSON(w, r, http.StatusCreated, renderIntegration(i))
+	return h.writeJSON(w, r, http.StatusCreated, renderIntegration(i, integrations.Backlog{}))
 }
 
 // integrationPatch is the body of PATCH /integrations/{id}: absent (or
@@ -161,7 +182,11 @@ func (h *handler) updateIntegration(w http.ResponseWriter, r *http.Request, p *p
 	if err != nil {
 		return err
 	}
-	return h.writeJSON(w, r, http.StatusOK, renderIntegration(i))
+	out, err := renderWithBacklog(r, svc, i)
+	if err != nil {
+		return err
+	}
+	return h.writeJSON(w, r, http.StatusOK, out)
 }
 
 // deleteIntegration: DELETE /integrations/{id} (admins; not those from the
@@ -217,5 +242,9 @@ func (h *handler) testIntegration(w http.ResponseWriter, r *http.Request, p *pri
 	if err != nil {
 		return err
 	}
-	return h.writeJSON(w, r, http.StatusOK, testIntegrationJSON{TestResult: res, Integration: renderIntegration(i)})
+	out, err := renderWithBacklog(r, svc, i)
+	if err != nil {
+		return err
+	}
+	return h.writeJSON(w, r, http.StatusOK, testIntegrationJSON{TestResult: res, Integration: out})
 }

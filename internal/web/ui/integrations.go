@@ -15,6 +15,7 @@ import (
 // audits.
 type Integrations interface {
 	List(ctx context.Context) ([]*store.Integration, error)
+	Backlogs(ctx context.Context) (map[string]integrations.Backlog, error)
 	Test(ctx context.Context, actor *access.User, id string) (integrations.TestResult, error)
 }
 
@@ -32,8 +33,13 @@ func IntegrationPages(svc Integrations) []Page {
 
 type integrationPages struct{ svc Integrations }
 
+type integrationRow struct {
+	*store.Integration
+	Backlog integrations.Backlog
+}
+
 type integrationsView struct {
-	Integrations []*store.Integration
+	Integrations []integrationRow
 	Failing      int
 	Menu         []menuItem
 }
@@ -43,8 +49,13 @@ func (p *integrationPages) list(_ *Handler, c *Ctx, w http.ResponseWriter, r *ht
 	if err != nil {
 		return err
 	}
-	v := integrationsView{Integrations: list, Menu: settingsMenu()}
+	backlogs, err := p.svc.Backlogs(r.Context())
+	if err != nil {
+		return err
+	}
+	v := integrationsView{Menu: settingsMenu()}
 	for _, i := range list {
+		v.Integrations = append(v.Integrations, integrationRow{Integration: i, Backlog: backlogs[i.ID]})
 		if i.Health == store.HealthFailing {
 			v.Failing++
 		}
