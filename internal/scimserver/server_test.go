@@ -555,3 +555,31 @@ func TestConcurrentGroupPatches(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminOffboardingStands: a person an admin offboarded stays
+// offboarded when the provider pushes them as active; the provider's own
+// deactivation followed by reactivation brings them back.
+func TestAdminOffboardingStands(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.replay(t, []step{{name: "create", method: "POST", path: "/scim/v2/Users", status: 201, save: "user",
+		body: `{"userName":"p@example.com","active":true}`}})
+	require.NoError(t, b.st.UserUpsert(t.Context(), &access.User{ID: "usr_admin", Email: "admin@example.com", Status: access.UserActive,
+		Roles: []access.Role{access.RoleAdmin}}))
+	_, err := b.svc.Offboard(t.Context(), "usr_admin", b.vars["user"], "fired")
+	require.NoError(t, err)
+	b.replay(t, []step{
+		{name: "profile update", method: "PATCH", path: "/scim/v2/Users/{{user}}", status: 200,
+			body: `{"Operations":[{"op":"replace","value":{"displayName":"P","active":true}}]}`,
+			check: func(t *testing.T, b *testBundle, _ map[string]any) {
+				require.Equal(t, access.UserOffboarded, b.user(t, "user").Status)
+			}},
+		{name: "deactivate", method: "PATCH", path: "/scim/v2/Users/{{user}}", status: 200,
+			body: `{"Operations":[{"op":"replace","path":"active","value":false}]}`},
+		{name: "reactivate", method: "PATCH", path: "/scim/v2/Users/{{user}}", status: 200,
+			body: `{"Operations":[{"op":"replace","path":"active","value":true}]}`,
+			check: func(t *testing.T, b *testBundle, _ map[string]any) {
+				require.Equal(t, access.UserActive, b.user(t, "user").Status)
+			}},
+	})
+}

@@ -88,7 +88,10 @@ func (s *Server) saveUser(ctx context.Context, q store.Queries, now time.Time, e
 	if err != nil {
 		return nil, err
 	}
-	reactivated := f.Active && u.Status == access.UserOffboarded
+	// Only the provider's own deactivation is undone by its reactivation: a
+	// person an admin offboarded while the provider still had them active
+	// stays offboarded.
+	reactivated := f.Active && u.Status == access.UserOffboarded && existing != nil && !resourceActive(existing.Resource)
 	if reactivated {
 		u.Status = access.UserActive
 	}
@@ -565,4 +568,18 @@ func RestoreGroups(ctx context.Context, st store.Store, now time.Time, userIDs [
 		}
 	}
 	return restored, nil
+}
+
+// resourceActive reads "active" of a stored resource (absent is true).
+func resourceActive(raw []byte) bool {
+	d, err := parseDoc(raw)
+	if err != nil {
+		return true
+	}
+	v, ok := d.get("active")
+	if !ok {
+		return true
+	}
+	b, _ := boolValue(v)
+	return b
 }
