@@ -27,7 +27,7 @@ const (
 	// MaxAttempts is how many transient failures a delivery takes before it
 	// is held like a destination failure.
 	MaxAttempts = 10
-	// ProbeEvery is how often a failing integration's oldest held message
+	// ProbeEvery is how often one held message of a failing integration
 	// is tried again, to notice that it works again.
 	ProbeEvery = 5 * time.Minute
 	// StallAfter is how long a due delivery may wait before the sweep
