@@ -13,6 +13,8 @@ import (
 	"github.com/oauth2-proxy/mockoidc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sesame-access/sesame/internal/slackfake"
 )
 
 // chromium returns the browser to drive, skipping the test when there is
@@ -380,4 +382,49 @@ func TestWebDashboard(t *testing.T) {
 	csv := eval[string](w, `fetch("/audit/export?format=csv").then(r => r.text())`)
 	require.True(t, strings.HasPrefix(csv, "seq,id,time,actor_id,action"), csv)
 	require.Contains(t, csv, reqID)
+}
+
+var slackLinkRE = regexp.MustCompile(`<(http[^|>]+)\|Open this link>`)
+
+// TestWebSlackLink completes "/access login" through the dashboard: the
+// Slack user (whose email Slack has not confirmed, so no automatic link)
+// opens the link, signs in, confirms, and is linked to the signed-in user.
+func TestWebSlackLink(t *testing.T) {
+	t.Parallel()
+	m, err := mockoidc.Run()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Shutdown() }) //nolint:errcheck // test teardown
+	fake := slackfake.New(slackfake.Options{})
+	t.Cleanup(fake.Close)
+	fake.AddUser(slackfake.User{ID: "U0ERIN", Name: "erin", RealName: "Erin Evans", Email: "erin@example.com", EmailConfirmed: false})
+	env := []string{"SESAME_DATA_DIR=" + filepath.Join(t.TempDir(), "sesame-data"),
+		"SESAME_WEB_OIDC_ISSUER=" + m.Issuer(), "SESAME_WEB_OIDC_CLIENT_ID=" + m.ClientID, "SESAME_WEB_OIDC_CLIENT_SECRET=" + m.ClientSecret,
+		"SESAME_SLACK_MODE=socket", "SESAME_SLACK_BOT_TOKEN=" + fake.BotToken(), "SESAME_SLACK_APP_TOKEN=" + fake.AppToken(),
+		"SESAME_SLACK_API_URL=" + fake.APIURL()}
+	p := startServe(t, env)
+	w := newWeb(t, p.url(), m)
+
+	login := func() string {
+		t.Helper()
+		before := len(fake.Ephemerals("U0ERIN"))
+		waitUntil(t, 20*time.Second, "the app answers /access login", func() bool {
+			_, err := fake.Command(t.Context(), "U0ERIN", "/access", "login")
+			return err == nil
+		})
+		waitUntil(t, 10*time.Second, "an ephemeral reply", func() bool { return len(fake.Ephemerals("U0ERIN")) > before })
+		return fake.LastEphemeral("U0ERIN")
+	}
+	reply := login()
+	m1 := slackLinkRE.FindStringSubmatch(reply)
+	require.NotNil(t, m1, reply)
+	w.do(chromedp.Navigate(m1[1]), chromedp.WaitVisible(chromedp.CSS("#continue")))
+	w.oidc.QueueUser(&mockoidc.MockUser{Subject: "sub-erin", Email: "erin@example.com", EmailVerified: true})
+	w.click("#continue")       // to the dashboard, which asks to sign in
+	body := w.click("#signin") // through the provider and back to the link page
+	require.Contains(t, body, "U0ERIN")
+	require.Contains(t, body, "erin@example.com")
+	body = w.click("form[action='/link/slack'] button")
+	require.Contains(t, body, "Your Slack account is linked to erin@example.com")
+	require.Contains(t, login(), "erin@example.com", "Slack now knows who U0ERIN is")
+	require.Empty(t, fake.Violations())
 }
