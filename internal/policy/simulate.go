@@ -36,8 +36,8 @@ type Simulation struct {
 	Reminders      Reminders `json:"reminders"`
 	// Extension says how the holder would get more time once granted
 	// (ExtensionRule, in words).
-	Extension string `json:"extension,omitempty"`
-	Steps          []SimStep `json:"steps"`
+	Extension string    `json:"extension,omitempty"`
+	Steps     []SimStep `json:"steps"`
 	// Notified is how many people are asked when the request is submitted
 	// (Plan.Notified).
 	Notified int `json:"notified"`
