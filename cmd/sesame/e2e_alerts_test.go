@@ -16,7 +16,7 @@ import (
 // alertsConfig has a watchlist app, an admin (carol) and a non-admin
 // (alice); frank is offboarded between the two runs of the test.
 const alertsConfig = `slack:
-  alerts_channel: C0SEC
+  alerts_channel: "#security"
 alerts:
   discovery_interval: 1h
 catalog:
@@ -37,7 +37,8 @@ policies:
 `
 
 // TestSecurityAlertsThroughTheBinary runs the real binary against the
-// strict Slack fake: a custom source reports a new app and a sign-up in a
+// strict Slack fake, with the alerts channel named (#security: posted by
+// name, updated by the ID Slack answered): a custom source reports a new app and a sign-up in a
 // watchlist app; the first posts fail (a 500, then a 429) and the alerts
 // are posted once each when Slack recovers; a non-admin's click is refused
 // and changes nothing; the admin's Add to Watchlist and Ignore update the

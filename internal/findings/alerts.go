@@ -304,7 +304,11 @@ func (s *Service) deliverOnce(ctx context.Context, a *access.Alert) error {
 	msg := Message{Alert: a, ReviewURL: s.ReviewURL(a)}
 	var ts string
 	if a.TS == "" {
-		ts, err = poster.PostAlert(ctx, channel, msg)
+		var id string
+		id, ts, err = poster.PostAlert(ctx, channel, msg)
+		if err == nil && id != "" {
+			channel = id
+		}
 	} else {
 		ts = a.TS
 		err = poster.UpdateAlert(ctx, channel, a.TS, msg)

@@ -20,11 +20,13 @@ import (
 )
 
 // Poster posts and updates alert messages in a channel (the Slack bot).
+// PostAlert takes a channel ID or #name and returns the channel's ID (what
+// UpdateAlert is then given) and the message's ts.
 // Errors wrapped with connector.Permanent are not retried (the channel is
 // gone, the bot is not in it); a *connector.RetryAfterError waits as long
 // as Slack asked.
 type Poster interface {
-	PostAlert(ctx context.Context, channel string, m Message) (ts string, err error)
+	PostAlert(ctx context.Context, channel string, m Message) (channelID, ts string, err error)
 	UpdateAlert(ctx context.Context, channel, ts string, m Message) error
 }
 

@@ -38,16 +38,16 @@ func (p *poster) fail() error {
 	return err
 }
 
-func (p *poster) PostAlert(_ context.Context, channel string, m findings.Message) (string, error) {
+func (p *poster) PostAlert(_ context.Context, channel string, m findings.Message) (string, string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.fail(); err != nil {
-		return "", err
+		return "", "", err
 	}
 	ts := fmt.Sprintf("%s.%06d", channel, len(p.posts)+1)
 	c := *m.Alert
 	p.posts[ts] = findings.Message{Alert: &c, ReviewURL: m.ReviewURL}
-	return ts, nil
+	return channel, ts, nil
 }
 
 func (p *poster) UpdateAlert(_ context.Context, _, ts string, m findings.Message) error {

@@ -122,14 +122,15 @@ func actorRef(userID string) string {
 	return "`" + userID + "`"
 }
 
-// PostAlert implements findings.Poster: chat.postMessage to channel.
-func (b *Bot) PostAlert(ctx context.Context, channel string, m findings.Message) (string, error) {
+// PostAlert implements findings.Poster: chat.postMessage to channel (an
+// ID or a #name), returning the channel's ID and the message's ts.
+func (b *Bot) PostAlert(ctx context.Context, channel string, m findings.Message) (channelID, ts string, err error) {
 	text, blocks := alertMessage(m)
-	_, ts, err := b.api.PostMessageContext(ctx, channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+	channelID, ts, err = b.api.PostMessageContext(ctx, channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 	if err != nil {
-		return "", deliveryError("chat.postMessage", err)
+		return "", "", deliveryError("chat.postMessage", err)
 	}
-	return ts, nil
+	return channelID, ts, nil
 }
 
 // UpdateAlert implements findings.Poster: chat.update of the message.

@@ -345,7 +345,7 @@ func messageContent(a args) (string, json.RawMessage, *apiError) {
 }
 
 func (s *Server) postMessage(a args) (map[string]any, *apiError) {
-	c, err := s.resolveChannel(a.str("channel"))
+	c, err := s.resolveChannel(s.channelByName(a.str("channel")))
 	if err != nil {
 		return nil, err
 	}
