@@ -16,6 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sesame-access/sesame/internal/access"
+	"github.com/sesame-access/sesame/internal/connector"
+	"github.com/sesame-access/sesame/internal/policy"
+	"github.com/sesame-access/sesame/internal/secrets"
 	"github.com/sesame-access/sesame/internal/slackbot" //nolint:depguard // test only: the real /access login linker the server wires in cmd
 	"github.com/sesame-access/sesame/internal/store"
 	"github.com/sesame-access/sesame/internal/web/api/apitest"
@@ -435,4 +438,48 @@ func TestGrantActions(t *testing.T) {
 	require.Equal(t, access.GrantRevoking, got.State)
 	status, _ = alice.post("/access/"+g.ID+"/credentials", url.Values{})
 	require.Equal(t, http.StatusConflict, status, "no credentials outside an active grant")
+}
+
+// TestCredentialsOnce reveals a grant's one-time credentials to its
+// holder, once, through workflow.TakeCredentials.
+func TestCredentialsOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	box, err := secrets.New([]byte("0123456789abcdef0123456789abcdef"))
+	require.NoError(t, err)
+	pol, err := policy.New([]policy.Policy{{ID: "default", Default: true,
+		Steps: []policy.StepRule{{Name: "approval", Approvers: policy.ApproverRule{Users: []string{"bob@example.com"}}}}}}, 0)
+	require.NoError(t, err)
+	svc, err := workflow.New(workflow.Config{Store: b.env.Store, Clock: b.env.Clock, Policy: pol, Connectors: connector.NewRegistry(), Secrets: box})
+	require.NoError(t, err)
+	srv := httptest.NewServer(ui.New(ui.Config{Service: svc, Store: b.env.Store, Clock: b.env.Clock,
+		Sessions: signin.NewSessions(b.env.Store, b.env.Clock, "http://sesame.test", 0)}))
+	t.Cleanup(srv.Close)
+	b.srv = srv
+
+	req := b.submit(t)
+	_, err = b.env.Service.Decide(ctx, b.env.Bob.ID, workflow.DecideParams{RequestID: req.ID, Outcome: access.Approve})
+	require.NoError(t, err)
+	grants, err := b.env.Store.GrantListByRequest(ctx, req.ID)
+	require.NoError(t, err)
+	require.NoError(t, b.env.Service.Provision(ctx, grants[0].ID))
+	g, err := b.env.Store.GrantGetByID(ctx, grants[0].ID, false)
+	require.NoError(t, err)
+	g.Credentials, err = box.Seal(`{"kind":"password","username":"alice_tmp","secret":"pa55-w0rd-once","hint":"psql -U alice_tmp"}`)
+	require.NoError(t, err)
+	require.NoError(t, b.env.Store.GrantUpdate(ctx, g))
+
+	alice := b.signIn(t, b.env.Alice)
+	status, body := alice.get("/access/" + g.ID)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "Reveal my credentials (once)")
+	require.NotContains(t, body, "pa55-w0rd-once")
+	status, body = alice.post("/access/"+g.ID+"/credentials", url.Values{})
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "pa55-w0rd-once")
+	require.Contains(t, body, "alice_tmp")
+	status, body = alice.post("/access/"+g.ID+"/credentials", url.Values{})
+	require.Equal(t, http.StatusConflict, status, "only once")
+	require.NotContains(t, body, "pa55-w0rd-once")
 }
