@@ -101,6 +101,12 @@ func TestRequestFlow(t *testing.T) {
 	out = b.ok(t, e.Alice, "grant", "extend", grants[0].ID, "--duration", "3h", "--reason", "the migration runs late")
 	require.Regexp(t, `^Extension request req_\S+ of grant `+grants[0].ID+` is pending; you will be told when it is decided.\n$`, out)
 	ext := strings.Fields(out)[2]
+	_, err := e.Service.Cancel(context.WithoutCancel(t.Context()), e.Alice.ID, ext)
+	require.NoError(t, err)
+	// A new request for what alice holds is the same thing, and says so.
+	out = b.ok(t, e.Alice, "request", "create", "--entitlement", "github:write", "--duration", "3h", "--reason", "the migration runs late")
+	require.Contains(t, out, "You already hold this access: the request asks to extend grant "+grants[0].ID)
+	ext = strings.Fields(out)[2]
 	out = b.ok(t, e.Bob, "request", "approve", ext)
 	require.Contains(t, out, "Request "+ext+" is extended")
 	out = b.ok(t, e.Alice, "grant", "list", "--active")

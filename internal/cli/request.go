@@ -13,20 +13,22 @@ import (
 
 // requestView is a request as the API renders it.
 type requestView struct {
-	ID           string    `json:"id"`
-	State        string    `json:"state"`
-	Requester    userRef   `json:"requester"`
-	AppID        string    `json:"app_id"`
-	Entitlements []string  `json:"entitlements"`
-	Duration     string    `json:"duration"`
-	MaxDuration  string    `json:"max_duration"`
-	Reason       string    `json:"reason"`
-	PolicyID     string    `json:"policy_id"`
-	AutoApprove  string    `json:"auto_approve_rule"`
-	Approvers    []userRef `json:"approvers"`
-	CreatedAt    time.Time `json:"created_at"`
-	PendingUntil time.Time `json:"pending_until"`
-	Steps        []struct {
+	ID           string   `json:"id"`
+	State        string   `json:"state"`
+	Requester    userRef  `json:"requester"`
+	AppID        string   `json:"app_id"`
+	Entitlements []string `json:"entitlements"`
+	Duration     string   `json:"duration"`
+	MaxDuration  string   `json:"max_duration"`
+	Reason       string   `json:"reason"`
+	PolicyID     string   `json:"policy_id"`
+	AutoApprove  string   `json:"auto_approve_rule"`
+	// ExtendsGrantID is set on an extension request.
+	ExtendsGrantID string    `json:"extends_grant_id"`
+	Approvers      []userRef `json:"approvers"`
+	CreatedAt      time.Time `json:"created_at"`
+	PendingUntil   time.Time `json:"pending_until"`
+	Steps          []struct {
 		Name      string    `json:"name"`
 		State     string    `json:"state"`
 		Required  int       `json:"required"`
@@ -86,6 +88,9 @@ func requestCreate(ctx context.Context, e *env, args []string) error {
 		return printJSON(e.stdout, raw)
 	}
 	fmt.Fprintf(e.stdout, "Created request %s (%s).\n", r.ID, r.State)
+	if r.ExtendsGrantID != "" {
+		fmt.Fprintf(e.stdout, "You already hold this access: the request asks to extend grant %s (the duration counts from the approval).\n", r.ExtendsGrantID)
+	}
 	return printRequest(e.stdout, &r)
 }
 
