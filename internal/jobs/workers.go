@@ -47,15 +47,36 @@ func (w *reconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration { ret
 // within the same job.
 const dueBatch = 5000
 
+// dueRevokeBatch bounds one step of a due poll that revokes in batches.
+const dueRevokeBatch = 1000
+
 type dueWorker struct {
 	river.WorkerDefaults[DueArgs]
 	q *Queue
 }
 
+// dueBatchRevoker is a Service that revokes due grants in batches itself
+// (*workflow.Service); without it the due poller enqueues a job per grant.
+type dueBatchRevoker interface {
+	RevokeDue(ctx context.Context, limit int) (int, error)
+}
+
+// dueRunFor bounds one due poll's work when it revokes in batches, so
+// that the next poll (and newly due grants) are not held up for long by
+// a large backlog.
+const dueRunFor = 20 * time.Second
+
 func (w *dueWorker) Work(ctx context.Context, _ *river.Job[DueArgs]) error {
+	step, limit, again := w.q.svc.EnqueueDue, dueBatch, dueBatch
+	if r, ok := w.q.svc.(dueBatchRevoker); ok {
+		// Revoking takes a while: grants that fell due meanwhile are
+		// taken at once rather than at the next poll.
+		step, limit, again = r.RevokeDue, dueRevokeBatch, 1
+	}
+	start := w.q.clock.Now()
 	for {
-		n, err := w.q.svc.EnqueueDue(ctx, dueBatch)
-		if err != nil || n < dueBatch {
+		n, err := step(ctx, limit)
+		if err != nil || n < again || w.q.clock.Now().Sub(start) > dueRunFor {
 			return err
 		}
 	}

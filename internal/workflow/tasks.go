@@ -416,6 +416,9 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		return res, fmt.Errorf("list due grants: %w", err)
 	}
 	for _, g := range due {
+		if s.dueSeen.fresh(g.ID, g.ExpiresAt, now) {
+			continue // the due poller of this process has it in hand
+		}
 		b.Revoke = append(b.Revoke, Timed{g.ID, g.ExpiresAt})
 		res.Revocations++
 	}
