@@ -24,6 +24,8 @@ func TestCheckClaims(t *testing.T) {
 	}{
 		{name: "verified", c: claims{Email: "a@x.com", EmailVerified: true}},
 		{name: "verified as a string (some providers)", c: claims{Email: "a@x.com", EmailVerified: "true"}},
+		{name: "Entra's xms_edov", c: claims{Email: "a@x.com", EmailDomainVerified: true}},
+		{name: "Entra's xms_edov false", c: claims{Email: "a@x.com", EmailDomainVerified: false}, wantE: "has not verified"},
 		{name: "no email", c: claims{EmailVerified: true}, wantE: "did not share an email"},
 		{name: "unverified", c: claims{Email: "a@x.com", EmailVerified: false}, wantE: "has not verified"},
 		{name: "claim missing", c: claims{Email: "a@x.com"}, wantE: "has not verified"},

@@ -200,13 +200,23 @@ func (e *RefusalError) Error() string { return "sign-in refused: " + e.Reason }
 type claims struct {
 	Email         string `json:"email"`
 	EmailVerified any    `json:"email_verified"`
-	Name          string `json:"name"`
-	SlackTeam     string `json:"https://slack.com/team_id"`
+	// EmailDomainVerified is Entra ID's optional claim xms_edov: the
+	// email's domain is verified by the tenant (Entra sends no
+	// email_verified).
+	EmailDomainVerified any    `json:"xms_edov"`
+	Name                string `json:"name"`
+	SlackTeam           string `json:"https://slack.com/team_id"`
 }
 
-// verified reads email_verified, which some providers send as a string.
+// verified reads email_verified (or Entra's xms_edov), which some
+// providers send as a string.
 func (c claims) verified() bool {
-	switch v := c.EmailVerified.(type) {
+	return truthy(c.EmailVerified) || truthy(c.EmailDomainVerified)
+}
+
+// truthy is a JSON true or "true".
+func truthy(v any) bool {
+	switch v := v.(type) {
 	case bool:
 		return v
 	case string:
