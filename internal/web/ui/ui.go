@@ -172,11 +172,18 @@ func mustTemplates() map[string]*template.Template {
 	return out
 }
 
+// maxFormBytes bounds a form post (the largest field is a 2,000-character
+// reason or an 8 KiB setting).
+const maxFormBytes = 256 << 10
+
 // serve adapts a page: panic recovery, session, access, CSRF, errors.
 func (h *Handler) serve(p Page) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := &Ctx{h: h, R: r, Now: h.clock.Now().UTC(), Nav: p.Nav, users: map[string]*access.User{}}
 		defer h.recoverPanic(c, w, r)
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		}
 		w.Header().Set("Cache-Control", "no-store")
 		sess, err := h.cfg.Sessions.Load(r)
 		switch {

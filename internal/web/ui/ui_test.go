@@ -483,3 +483,13 @@ func TestCredentialsOnce(t *testing.T) {
 	require.Equal(t, http.StatusConflict, status, "only once")
 	require.NotContains(t, body, "pa55-w0rd-once")
 }
+
+func TestFormTooLarge(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	alice := b.signIn(t, b.env.Alice)
+	alice.get("/")
+	status, body := alice.post("/requests", url.Values{"reason": {strings.Repeat("x", 300<<10)}})
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body, "could not be read")
+}
