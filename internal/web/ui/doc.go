@@ -32,8 +32,12 @@
 //     error page: *access.Error codes map to 400/403/404/409/429/503,
 //     anything else is logged and shown as a 500 without detail.
 //
+// Pages that need a service of their own are built by an exported func
+// taking it and passed in Config.Pages from cmd/sesame/web.go (as
+// IntegrationPages does) instead of step 2.
+//
 // Settings sub-pages appear in the settings menu when they are listed in
-// settingsMenu (routes.go).
+// settingsMenu (routes.go). Form posts are limited to 256 KiB.
 //
 // Security headers (a strict Content-Security-Policy: scripts and styles
 // only from /static/, no inline code; nosniff; no framing; no referrer
