@@ -22,10 +22,9 @@ func (b *Bot) blockActions(ctx context.Context, ic *slack.InteractionCallback) {
 	act := ic.ActionCallback.BlockActions[0]
 	verb := actionVerb(act.ActionID)
 	if ic.View.Type == slack.VTModal {
-		if ic.View.CallbackID == kindRequest && slices.Contains([]string{actionApp, actionRoles, actionDuration, actionChange}, verb) {
-			b.refreshFormLater(ctx, ic, act)
-		}
-		return // other changes inside modals are read on submit
+		// Request form changes were queued before the ack (formChange);
+		// other changes inside modals are read on submit.
+		return
 	}
 	if verb == verbOpenURL || act.Value == "" {
 		return // link buttons open in the browser

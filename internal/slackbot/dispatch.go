@@ -104,6 +104,9 @@ func (b *Bot) interaction(ctx context.Context, ic *slack.InteractionCallback) an
 		return b.withinBudget(ctx, "options", optionsResponse{Options: []*slack.OptionBlockObject{}}, nil,
 			func(ctx context.Context) any { return b.suggestion(ctx, ic) })
 	case slack.InteractionTypeBlockActions:
+		if b.formChange(ctx, ic) {
+			return nil // the form refreshes after the ack
+		}
 		b.withinBudget(ctx, "block_actions", nil, nil, func(ctx context.Context) any {
 			b.blockActions(ctx, ic)
 			return nil

@@ -2,6 +2,7 @@ package slackbot
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/slack-go/slack"
@@ -49,6 +50,21 @@ func (f *formUpdates) done(viewID string, n uint64) {
 	if f.latest[viewID] == n {
 		delete(f.latest, viewID)
 	}
+}
+
+// formChange queues the refresh of the request form when ic is a change
+// of its app, roles or duration, and reports whether it was one. It takes
+// no handler slot: the ack goes at once.
+func (b *Bot) formChange(ctx context.Context, ic *slack.InteractionCallback) bool {
+	if ic.View.Type != slack.VTModal || ic.View.CallbackID != kindRequest || len(ic.ActionCallback.BlockActions) == 0 {
+		return false
+	}
+	act := ic.ActionCallback.BlockActions[0]
+	if !slices.Contains([]string{actionApp, actionRoles, actionDuration, actionChange}, actionVerb(act.ActionID)) {
+		return false
+	}
+	b.refreshFormLater(ctx, ic, act)
+	return true
 }
 
 // refreshFormLater queues the request form's refresh after act, to run
