@@ -209,3 +209,71 @@ func findMessage(t *testing.T, fake *slackfake.Server, text string) slackfake.Me
 	t.Fatalf("no message in C0SEC contains %q", text)
 	return slackfake.Message{}
 }
+
+// TestWatchlistSignupFromConnectorSync: the discovery sync through the
+// binary lists the fake connector's accounts (those of its grants): the
+// first sync is the app's baseline; an account that appears afterwards
+// (alice's, once her request is approved and provisioned) is a sign-up in
+// a watchlist app, posted once however many syncs follow.
+func TestWatchlistSignupFromConnectorSync(t *testing.T) {
+	t.Parallel()
+	fake := slackfake.New(slackfake.Options{})
+	t.Cleanup(fake.Close)
+	fake.AddChannel("C0SEC", "security", "U0BOT")
+	dir := t.TempDir()
+	cfgPath := writeFile(t, dir, "sesame.yaml", alertsConfig)
+	env := []string{
+		"SESAME_CONFIG=" + cfgPath,
+		"SESAME_DATA_DIR=" + filepath.Join(dir, "data"),
+		"SESAME_SLACK_MODE=http",
+		"SESAME_SERVER_BASE_URL=https://sesame.example.com",
+		"SESAME_SLACK_BOT_TOKEN=" + fake.BotToken(),
+		"SESAME_SLACK_API_URL=" + fake.APIURL(),
+		"SESAME_SLACK_SIGNING_SECRET=" + fake.SigningSecret(),
+	}
+	p := startServe(t, env)
+	carol := client{t, p.url(), strings.TrimSpace(runCLI(t, env, "token", "create", "--user", "carol@example.com"))}
+	alice := client{t, p.url(), strings.TrimSpace(runCLI(t, env, "token", "create", "--user", "alice@example.com"))}
+	bob := client{t, p.url(), strings.TrimSpace(runCLI(t, env, "token", "create", "--user", "bob@example.com"))}
+	syncs := func() int { return strings.Count(p.Logs(), `"msg":"discovery sync"`) }
+
+	require.Equal(t, http.StatusAccepted, carol.do(http.MethodPost, "/discovery/sync", nil, nil))
+	waitUntil(t, 20*time.Second, "the baseline sync", func() bool { return syncs() == 1 })
+
+	var r idState
+	require.Equal(t, http.StatusCreated, alice.do(http.MethodPost, "/requests", map[string]any{
+		"entitlements": []string{"github:read"}, "duration": "2h", "reason": "review a pull request"}, &r))
+	require.Equal(t, http.StatusOK, bob.do(http.MethodPost, "/requests/"+r.ID+"/approve", map[string]any{"comment": "ok"}, &r))
+	waitUntil(t, 20*time.Second, "the grant is active", func() bool {
+		var got idState
+		require.Equal(t, http.StatusOK, alice.do(http.MethodGet, "/requests/"+r.ID, nil, &got))
+		return got.State == "active"
+	})
+	// Two more syncs (requests within one second are one sync: ask until
+	// it ran).
+	for i := 2; i <= 3; i++ {
+		waitUntil(t, 20*time.Second, "a sync", func() bool {
+			if syncs() >= i {
+				return true
+			}
+			require.Equal(t, http.StatusAccepted, carol.do(http.MethodPost, "/discovery/sync", nil, nil))
+			return false
+		})
+	}
+	waitUntil(t, 20*time.Second, "the sign-up alert is posted", func() bool { return len(fake.Messages("C0SEC")) == 1 })
+	m := fake.Messages("C0SEC")[0]
+	require.Contains(t, slackfake.BlockText(m.Blocks), "New sign-up in GitHub: alice@example.com")
+	require.Contains(t, string(m.Blocks), "https://sesame.example.com/catalog/github")
+	require.Len(t, fake.Calls("chat.postMessage"), 1, "one finding, one post")
+	var accounts struct {
+		Items []struct {
+			Email  string `json:"email"`
+			UserID string `json:"user_id"`
+		} `json:"items"`
+	}
+	require.Equal(t, http.StatusOK, carol.do(http.MethodGet, "/discovery/accounts?app_id=github", nil, &accounts))
+	require.Len(t, accounts.Items, 1)
+	require.Equal(t, "alice@example.com", accounts.Items[0].Email)
+	require.NotEmpty(t, accounts.Items[0].UserID, "matched to the Sesame user by email")
+	require.Empty(t, fake.Violations(), "%v", fake.Violations())
+}

@@ -258,8 +258,8 @@ type SyncRequester interface {
 	EnqueueDiscovery(ctx context.Context) error
 }
 
-// RequestSync queues a discovery sync (the job runs SyncAll); one waits
-// at most once in the queue.
+// RequestSync queues a discovery sync (the job runs SyncAll); requests
+// within one second are one sync.
 func (s *Service) RequestSync(ctx context.Context) error {
 	sr, ok := s.getEnqueuer().(SyncRequester)
 	if !ok {

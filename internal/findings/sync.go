@@ -230,7 +230,7 @@ func listAccounts(ctx context.Context, conn connector.Connector) ([]connector.Ac
 // the listing plus one page. New accounts in an app on the watchlist
 // raise watchlist_signup (at most Config.MaxSignupAlerts per app and
 // sync), except on the app's first sync (the baseline: everything is
-// new). The IDs of offboarded users whose accounts are seen are added to
+// new; the store records each app's last sync). The IDs of offboarded users whose accounts are seen are added to
 // offboarded. Accounts with an empty external ID are ignored, and so are
 // stored accounts a discovery source reported (external ID
 // SourcedPrefix + email): the connector's listing does not make them
@@ -252,10 +252,11 @@ func (s *Service) SyncAccounts(ctx context.Context, app *access.App, listing []c
 	if err != nil {
 		return rep, err
 	}
-	baseline, err := s.neverListed(ctx, app.ID)
+	synced, err := s.st.AccountSyncedAt(ctx, app.ID)
 	if err != nil {
 		return rep, err
 	}
+	baseline := synced.IsZero()
 	alertsLeft := s.maxAlert
 	if baseline || !app.Watchlist || muted {
 		alertsLeft = 0
@@ -360,26 +361,11 @@ func (s *Service) SyncAccounts(ctx context.Context, app *access.App, listing []c
 	if err := flush(); err != nil {
 		return rep, err
 	}
+	if err := s.st.AccountSyncedPut(ctx, app.ID, now); err != nil {
+		return rep, err
+	}
 	if rep.New > rep.Alerts && alertsLeft == 0 && app.Watchlist && !baseline && !muted {
 		s.log.WarnContext(ctx, "more new accounts than sign-up alerts", "app", app.ID, "new", rep.New, "alerts", rep.Alerts)
 	}
 	return rep, nil
-}
-
-// neverListed reports whether app has no stored account a connector
-// listed (accounts sourced by discovery sources, SourcedPrefix + email,
-// do not count): its next sync is the baseline. Sourced IDs sort
-// together between SourcedPrefix and SourcedPrefix + U+10FFFF (the last
-// code point), so two one-row reads tell.
-func (s *Service) neverListed(ctx context.Context, appID string) (bool, error) {
-	for _, after := range []string{"", SourcedPrefix + "\U0010FFFF"} {
-		page, err := s.st.AccountListByApp(ctx, appID, after, 1)
-		if err != nil {
-			return false, err
-		}
-		if len(page) == 1 && !strings.HasPrefix(page[0].ExternalID, SourcedPrefix) {
-			return false, nil
-		}
-	}
-	return true, nil
 }

@@ -31,8 +31,12 @@ type AlertDeliverArgs struct {
 func (AlertDeliverArgs) Kind() string { return "alert_deliver" }
 
 // DiscoveryArgs runs one discovery sync (periodic, leader only; also
-// enqueued on demand).
-type DiscoveryArgs struct{}
+// enqueued on demand). RequestedAt (whole seconds) sets an on-demand sync
+// apart from the periodic one and from a finished one River has not yet
+// marked complete; two requests in one second are one job.
+type DiscoveryArgs struct {
+	RequestedAt time.Time `json:"requested_at,omitzero"`
+}
 
 // Kind implements river.JobArgs.
 func (DiscoveryArgs) Kind() string { return "discovery_sync" }
@@ -93,9 +97,10 @@ func (q *Queue) EnqueueAlertsTx(ctx context.Context, tx store.Queries, ds []find
 	return true, q.insertManyTx(ctx, sqlTx, alertParams(ds))
 }
 
-// EnqueueDiscovery asks for a discovery sync now (one at a time).
+// EnqueueDiscovery asks for a discovery sync now.
 func (q *Queue) EnqueueDiscovery(ctx context.Context) error {
-	return q.insertMany(ctx, []river.InsertManyParams{{Args: DiscoveryArgs{},
+	at := q.clock.Now().UTC().Truncate(time.Second)
+	return q.insertMany(ctx, []river.InsertManyParams{{Args: DiscoveryArgs{RequestedAt: at},
 		InsertOpts: &river.InsertOpts{MaxAttempts: 1, Priority: 4, UniqueOpts: uniqueOpts()}}})
 }
 

@@ -27,6 +27,10 @@ type FindingQueries interface {
 	// AccountListByEmail returns the active accounts whose Email is email
 	// (lowercase) in any app, ordered by app and external ID.
 	AccountListByEmail(ctx context.Context, email string) ([]*access.Account, error)
+	// AccountSyncedAt returns when app's accounts were last synced from its
+	// connector (zero when never); AccountSyncedPut records it.
+	AccountSyncedAt(ctx context.Context, appID string) (time.Time, error)
+	AccountSyncedPut(ctx context.Context, appID string, at time.Time) error
 	// AccountCount returns the number of active accounts, by app ID.
 	AccountCount(ctx context.Context) (map[string]int, error)
 

@@ -116,6 +116,29 @@ func (q *queries) AccountListByEmail(ctx context.Context, email string) ([]*acce
 	return out, nil
 }
 
+// AccountSyncedAt returns app's last connector sync (zero for never).
+func (q *queries) AccountSyncedAt(ctx context.Context, appID string) (time.Time, error) {
+	var at time.Time
+	err := q.queryRow(ctx, `SELECT synced_at FROM account_syncs WHERE app_id = ?`, appID).Scan(timeCol{&at})
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read last sync of %s: %w", appID, err)
+	}
+	return at, nil
+}
+
+// AccountSyncedPut records app's last connector sync.
+func (q *queries) AccountSyncedPut(ctx context.Context, appID string, at time.Time) error {
+	_, err := q.exec(ctx, `INSERT INTO account_syncs (app_id, synced_at) VALUES (?, ?)
+		ON CONFLICT (app_id) DO UPDATE SET synced_at = excluded.synced_at`, appID, q.tm(at))
+	if err != nil {
+		return fmt.Errorf("record sync of %s: %w", appID, err)
+	}
+	return nil
+}
+
 // AccountCount counts active accounts by app.
 func (q *queries) AccountCount(ctx context.Context) (map[string]int, error) {
 	rows, err := q.query(ctx, `SELECT app_id, count(*) FROM accounts WHERE gone_at IS NULL GROUP BY app_id`)

@@ -78,6 +78,15 @@ func testFindings(t *testing.T, open Opener) {
 		require.Equal(t, "okta", byEmail[0].AppID)
 		require.Equal(t, "usr_1", byEmail[0].UserID)
 
+		at, err := b.st.AccountSyncedAt(b.ctx, "github")
+		require.NoError(t, err)
+		require.True(t, at.IsZero(), "never synced")
+		require.NoError(t, b.st.AccountSyncedPut(b.ctx, "github", b.now))
+		require.NoError(t, b.st.AccountSyncedPut(b.ctx, "github", later))
+		at, err = b.st.AccountSyncedAt(b.ctx, "github")
+		require.NoError(t, err)
+		require.Equal(t, tr(later), at)
+
 		counts, err := b.st.AccountCount(b.ctx)
 		require.NoError(t, err)
 		require.Equal(t, map[string]int{"github": 1201, "okta": 1}, counts)

@@ -13,6 +13,13 @@ CREATE TABLE accounts (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX accounts_email ON accounts (email, app_id) WHERE email <> '' AND gone_at IS NULL;
 
+-- When each app's accounts were last synced from its connector (an app
+-- with none is at its baseline: its first sync alerts nothing).
+CREATE TABLE account_syncs (
+    app_id    TEXT PRIMARY KEY,
+    synced_at TEXT
+) STRICT;
+
 -- Apps seen by discovery sources, deduplicated by normalised name/domain.
 CREATE TABLE discovered_apps (
     app_key    TEXT PRIMARY KEY,
@@ -71,4 +78,5 @@ DROP TABLE alert_settings;
 DROP TABLE alert_mutes;
 DROP TABLE alerts;
 DROP TABLE discovered_apps;
+DROP TABLE account_syncs;
 DROP TABLE accounts;
