@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/connector"
@@ -158,8 +159,10 @@ func discoveredEvents(source string, apps []connector.DiscoveredApp, now time.Ti
 	var out []Event
 	for _, a := range apps {
 		e := Event{Source: source, AppName: strings.Join(strings.Fields(a.Name), " "), AppDomain: strings.ToLower(strings.TrimSpace(a.Domain)), SeenAt: now}
-		if len(e.AppName) > maxAppName {
-			e.AppName = e.AppName[:maxAppName]
+		e.AppName = strings.ToValidUTF8(e.AppName, "")
+		for len(e.AppName) > maxAppName {
+			_, size := utf8.DecodeLastRuneInString(e.AppName)
+			e.AppName = e.AppName[:len(e.AppName)-size]
 		}
 		if e.Key() == "" {
 			continue
