@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -248,11 +249,20 @@ func (h *Handler) request(c *Ctx, w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	// The timeline: the request's events and its grants' (provisioned,
+	// extended, revoked...), in order.
 	events, _, err := h.st.EventList(ctx, store.EventListParams{Page: store.Page{Limit: 200}, SubjectType: "request", SubjectID: req.ID})
 	if err != nil {
 		return err
 	}
-	slices.Reverse(events)
+	for _, g := range grants {
+		ge, _, err := h.st.EventList(ctx, store.EventListParams{Page: store.Page{Limit: 100}, SubjectType: "grant", SubjectID: g.ID})
+		if err != nil {
+			return err
+		}
+		events = append(events, ge...)
+	}
+	slices.SortFunc(events, func(a, b *access.Event) int { return cmp.Compare(a.Seq, b.Seq) })
 	v := requestView{Req: req, Grants: grants, Events: events}
 	for i, st := range req.Steps {
 		sv := stepView{Index: i + 1, Name: st.Name, Required: st.Required, Approvals: req.Approvals(i), Current: req.State == access.RequestPending && i == req.CurrentStep}

@@ -438,6 +438,11 @@ func TestGrantActions(t *testing.T) {
 	require.Equal(t, access.GrantRevoking, got.State)
 	status, _ = alice.post("/access/"+g.ID+"/credentials", url.Values{})
 	require.Equal(t, http.StatusConflict, status, "no credentials outside an active grant")
+	// The request's timeline shows its grant's events too.
+	status, body = alice.get("/requests/" + req.ID)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "grant.extended")
+	require.Contains(t, body, "grant.revoke_requested")
 }
 
 // TestCredentialsOnce reveals a grant's one-time credentials to its
