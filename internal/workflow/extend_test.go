@@ -362,3 +362,24 @@ func TestDirectExtendByOwner(t *testing.T) {
 	require.Equal(t, []string{g.ID}, b.enq.extend)
 	require.True(t, slices.Contains(b.notifications(t, g.RequestID), "grant_extended>usr_alice"), "the holder is told")
 }
+
+// An admin who holds a grant cannot extend it directly: the holder asks
+// like anyone else, so no one extends their own access unreviewed.
+func TestDirectExtendRefusesAdminHolder(t *testing.T) {
+	t.Parallel()
+	b := setupExt(t, openers()["sqlite"])
+	ctx := t.Context()
+	g := b.hold(t, "ops:read")
+	alice, err := b.st.UserGetByID(ctx, b.id("alice"))
+	require.NoError(t, err)
+	alice.Roles = []access.Role{access.RoleAdmin}
+	require.NoError(t, b.st.UserUpsert(ctx, alice))
+
+	_, err = b.svc.Extend(ctx, alice.ID, g.ID, 3*time.Hour)
+	require.ErrorIs(t, err, access.ErrNotEligible)
+	require.Equal(t, g.ExpiresAt, b.grant(t, g.ID).ExpiresAt, "the grant is unchanged")
+	require.Len(t, b.events(t, "grant.extend_refused"), 1)
+
+	_, err = b.svc.Extend(ctx, b.id("carol"), g.ID, 3*time.Hour)
+	require.NoError(t, err, "another admin still may")
+}

@@ -104,17 +104,23 @@ func (s *Service) remindStep(ctx context.Context, q store.Queries, fx *effects, 
 	return nil
 }
 
-// canManageGrant reports whether actor may revoke or extend g: an admin,
-// an owner of the grant's app, or (for revoke only) the grant's holder.
+// canManageGrant reports whether actor may revoke, extend or complete the
+// task of g: an admin or an owner of the grant's app, never the grant's
+// holder (not even an admin holder: extending or provisioning one's own
+// access needs someone else), except for revoke (holderToo), which the
+// holder may always do.
 func canManageGrant(ctx context.Context, q store.Queries, actor *access.User, g *access.Grant, holderToo bool) (bool, error) {
-	if actor.HasRole(access.RoleAdmin) || (holderToo && actor.ID == g.UserID) {
+	if actor.ID == g.UserID {
+		return holderToo, nil
+	}
+	if actor.HasRole(access.RoleAdmin) {
 		return true, nil
 	}
 	app, err := q.AppGetByID(ctx, g.AppID)
 	if err != nil {
 		return false, fmt.Errorf("load app: %w", err)
 	}
-	return slices.Contains(app.Owners, actor.ID) && actor.ID != g.UserID, nil
+	return slices.Contains(app.Owners, actor.ID), nil
 }
 
 // RevokeNow takes access away before it expires: the holder ("I'm done"),
