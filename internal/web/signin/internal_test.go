@@ -49,8 +49,44 @@ func TestCheckClaims(t *testing.T) {
 	}
 }
 
+// browserURL is what a browser makes of a Location header (the WHATWG URL
+// parser): leading and trailing C0 controls and spaces removed, every tab,
+// CR and LF removed, and a backslash read as a slash.
+func browserURL(s string) string {
+	s = strings.TrimFunc(s, func(r rune) bool { return r <= 0x20 })
+	s = strings.NewReplacer("\t", "", "\r", "", "\n", "").Replace(s)
+	return strings.ReplaceAll(s, "\\", "/")
+}
+
+func TestLocalPath(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"/requests/x?y=1":              "/requests/x?y=1",
+		"/":                            "/",
+		"":                             "/",
+		"//evil.example":               "/",
+		"/\\evil.example":              "/",
+		"/\t/evil.example":             "/",
+		"/\n/evil.example":             "/",
+		"/\r/evil.example":             "/",
+		"/\x00/evil.example":           "/",
+		"/\x1f/evil.example":           "/",
+		"/\x7f/evil.example":           "/",
+		"/a\tb":                        "/",
+		"/a\\b":                        "/",
+		"https://evil.example":         "/",
+		"javascript:alert(1)":          "/",
+		"\t//evil.example":             "/",
+		"/%09/evil.example":            "/%09/evil.example", // a literal %09 stays in the path
+		"/" + strings.Repeat("a", 600): "/",
+	} {
+		require.Equal(t, want, LocalPath(in), "LocalPath(%q)", in)
+	}
+}
+
 func FuzzLocalPath(f *testing.F) {
-	for _, s := range []string{"/", "/requests/x", "//evil.com", "/\\evil.com", "https://evil.com", "/a\r\nb", "", "javascript:alert(1)"} {
+	for _, s := range []string{"/", "/requests/x", "//evil.com", "/\\evil.com", "https://evil.com", "/a\r\nb", "", "javascript:alert(1)",
+		"/\t/evil.example", "/\x01/evil.example", "/\x7f"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -58,8 +94,12 @@ func FuzzLocalPath(f *testing.F) {
 		if p != "/" && p != s {
 			t.Fatalf("LocalPath(%q) = %q: neither the input nor /", s, p)
 		}
-		if len(p) > 1 && (p[0] != '/' || p[1] == '/' || p[1] == '\\') {
-			t.Fatalf("LocalPath(%q) = %q is not a local path", s, p)
+		// What a browser follows must be a path on this site.
+		if b := browserURL(p); !strings.HasPrefix(b, "/") || strings.HasPrefix(b, "//") {
+			t.Fatalf("LocalPath(%q) = %q, which a browser reads as %q: not a local path", s, p, b)
+		}
+		if strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Fatalf("LocalPath(%q) = %q has a control character", s, p)
 		}
 	})
 }

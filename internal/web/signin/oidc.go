@@ -307,9 +307,19 @@ func trim(s string, n int) string {
 
 // LocalPath returns p when it is a path on this site ("/requests/x"),
 // else "/": never an absolute or scheme-relative URL (no open redirect).
+// Browsers strip tabs and newlines from a URL and read a backslash as a
+// slash, so "/\t/evil.example" is "//evil.example" to them: any control
+// byte (below 0x20, or DEL) and any backslash is refused outright.
 func LocalPath(p string) string {
-	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") ||
-		strings.ContainsAny(p, "\r\n\\") || len(p) > 500 {
+	if p == "" || p[0] != '/' || len(p) > 500 {
+		return "/"
+	}
+	for i := range len(p) {
+		if b := p[i]; b < 0x20 || b == 0x7f || b == '\\' {
+			return "/"
+		}
+	}
+	if strings.HasPrefix(p, "//") {
 		return "/"
 	}
 	return p
