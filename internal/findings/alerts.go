@@ -237,7 +237,7 @@ func (s *Service) ReviewURL(a *access.Alert) string {
 	case strings.HasPrefix(a.AppKey, "key:"):
 		return s.baseURL + "/catalog/discovered/" + url.PathEscape(strings.TrimPrefix(a.AppKey, "key:"))
 	}
-	return s.baseURL + "/alerts/" + url.PathEscape(a.ID)
+	return s.baseURL + "/alerts"
 }
 
 // Deliver posts alert id's message, or updates it when it was posted

@@ -55,8 +55,14 @@ func loadCatalog(ctx context.Context, q store.Queries) (catalogIndex, []*access.
 // watchlist that Sesame has not seen raises watchlist_signup, and one of
 // an offboarded person raises offboarded_with_accounts. actorID is who
 // sent them (audited with the batch). Events must come from ParseEvents
-// (or be as clean).
+// (or be as clean). Only Sesame itself (access.SystemActor) and active
+// admins may ingest.
 func (s *Service) Ingest(ctx context.Context, actorID string, events []Event) (IngestResult, error) {
+	if actorID != access.SystemActor {
+		if _, err := loadAdmin(ctx, s.st, actorID); err != nil {
+			return IngestResult{}, err
+		}
+	}
 	res := IngestResult{Events: len(events)}
 	var offboarded []*access.User
 	err := s.run(ctx, func(q store.Queries, t *tx) error {

@@ -211,6 +211,12 @@ func TestIngestDeduplicatesAndAlertsOnce(t *testing.T) {
 	require.Len(t, off, 1)
 	require.Equal(t, "usr_frank", off[0].UserID)
 	require.Contains(t, off[0].Details[0], "github: frank@example.com")
+
+	// Only admins (and Sesame itself) ingest, whoever calls the service.
+	_, err = b.svc.Ingest(b.ctx, "usr_alice", []findings.Event{ev("Figma", "figma.com", "")})
+	require.Equal(t, access.CodeForbidden, access.ErrorCode(err))
+	_, err = b.st.DiscoveredAppGet(b.ctx, "figma")
+	require.ErrorIs(t, err, store.ErrNotFound, "a refused batch stores nothing")
 }
 
 func TestSyncAccountsDiffs(t *testing.T) {
