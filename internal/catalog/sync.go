@@ -45,6 +45,12 @@ const Action = "catalog.synced"
 //     active. Name, groups, roles and manager come from cfg; the Slack user
 //     ID too, unless cfg has none (a linked account is kept). Managers are
 //     resolved to user IDs after every user is written.
+//   - A user the identity provider manages over SCIM (one with a directory
+//     row) keeps the provider's name and manager (the file's manager must
+//     still be a user); their groups are the file's and their SCIM groups'
+//     (store.DirectoryQueries membership) together, in the stored order;
+//     roles and a Slack user ID set in the file are the file's. So a
+//     restart changes nothing the provider pushed.
 //   - Apps and entitlements are matched by ID (access.EntitlementID for
 //     entitlements), owner emails resolved to user IDs; apps become
 //     access.SourceConfig. CreatedAt is kept on update.

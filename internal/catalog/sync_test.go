@@ -295,3 +295,80 @@ func TestSyncResolvesOwnersAlreadyInTheStore(t *testing.T) {
 		require.Equal(t, "usr_stored", app.Owners[0])
 	})
 }
+
+// TestSyncLeavesSCIMFieldsToTheProvider: for a person both in the file and
+// managed over SCIM, the sync sets the file's roles and Slack ID, keeps the
+// provider's name and manager, merges the groups, and two restarts write
+// nothing.
+func TestSyncLeavesSCIMFieldsToTheProvider(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, b *testBundle) {
+		cfg := parse(t, `catalog:
+  apps:
+    - id: app
+      name: App
+      connector: {type: fake}
+      owners: [owner@example.com]
+users:
+  - {email: owner@example.com, name: Owner}
+  - {email: boss@example.com, name: Boss}
+  - {email: both@example.com, name: File Name, manager: owner@example.com, groups: [from-file, shared], roles: [auditor], slack_user_id: U42}
+policies:
+  - {id: default, default: true, steps: [{approvers: {app_owners: true}}]}
+`)
+		_, err := catalog.Sync(b.ctx, b.st, cfg, b.now)
+		require.NoError(t, err)
+		both, err := b.st.UserGetByEmail(b.ctx, "both@example.com")
+		require.NoError(t, err)
+		boss, err := b.st.UserGetByEmail(b.ctx, "boss@example.com")
+		require.NoError(t, err)
+
+		// The identity provider adopts the person: its name, manager and
+		// groups (mirrored into the user as the SCIM server does).
+		require.NoError(t, b.st.DirectoryUserCreate(b.ctx, &store.DirectoryUser{UserID: both.ID, UserName: "both@example.com",
+			ClientID: "scc_test", Resource: json.RawMessage(`{"userName":"both@example.com"}`), CreatedAt: b.now, UpdatedAt: b.now}))
+		for _, name := range []string{"from-idp", "shared"} {
+			g := &store.DirectoryGroup{ID: "grp_" + name, DisplayName: name, ClientID: "scc_test", CreatedAt: b.now, UpdatedAt: b.now}
+			require.NoError(t, b.st.DirectoryGroupCreate(b.ctx, g))
+			_, err := b.st.DirectoryMemberAdd(b.ctx, g.ID, []string{both.ID})
+			require.NoError(t, err)
+		}
+		both.Name, both.ManagerID = "IdP Name", boss.ID
+		both.Groups = []string{"from-file", "shared", "from-idp"}
+		both.Roles, both.SlackUserID = nil, ""
+		require.NoError(t, b.st.UserUpsert(b.ctx, both))
+
+		// The first restart puts back what the file owns: roles, Slack ID.
+		sum, err := catalog.Sync(b.ctx, b.st, cfg, b.now.Add(time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, []string{"user both@example.com updated"}, sum.Changes)
+		got, err := b.st.UserGetByEmail(b.ctx, "both@example.com")
+		require.NoError(t, err)
+		require.Equal(t, "IdP Name", got.Name, "the provider's name stays")
+		require.Equal(t, boss.ID, got.ManagerID, "the provider's manager stays")
+		require.Equal(t, []string{"from-file", "shared", "from-idp"}, got.Groups)
+		require.Equal(t, []access.Role{access.RoleAuditor}, got.Roles)
+		require.Equal(t, "U42", got.SlackUserID)
+		n := len(events(t, b))
+
+		// Two more restarts write nothing.
+		for i := range 2 {
+			sum, err := catalog.Sync(b.ctx, b.st, cfg, b.now.Add(time.Duration(i+2)*time.Hour))
+			require.NoError(t, err)
+			require.False(t, sum.Changed(), "restart %d: %v", i, sum.Changes)
+		}
+		require.Len(t, events(t, b), n)
+		again, err := b.st.UserGetByEmail(b.ctx, "both@example.com")
+		require.NoError(t, err)
+		require.Equal(t, got, again)
+
+		// A group dropped from the file goes, unless the provider has it;
+		// a new file group is added.
+		cfg.Users[2].Groups = []string{"shared", "new"}
+		_, err = catalog.Sync(b.ctx, b.st, cfg, b.now.Add(5*time.Hour))
+		require.NoError(t, err)
+		got, err = b.st.UserGetByEmail(b.ctx, "both@example.com")
+		require.NoError(t, err)
+		require.Equal(t, []string{"shared", "from-idp", "new"}, got.Groups)
+	})
+}

@@ -20,6 +20,9 @@ func (s *syncer) users(ctx context.Context, users []config.User) error {
 	type pending struct {
 		stored, want *access.User
 		manager      string
+		// scim is set for a person the identity provider manages: their
+		// name and manager are the provider's.
+		scim bool
 	}
 	list := make([]pending, 0, len(users))
 	for _, cu := range users {
@@ -31,28 +34,43 @@ func (s *syncer) users(ctx context.Context, users []config.User) error {
 			return fmt.Errorf("catalog sync: user %s: %w", cu.Email, err)
 		}
 		want := &access.User{Status: access.UserActive, CreatedAt: s.now}
+		var scimGroups []string
 		if stored != nil {
 			*want = *stored
+			scimGroups, err = s.scimGroups(ctx, stored.ID)
+			if err != nil {
+				return fmt.Errorf("catalog sync: user %s: %w", cu.Email, err)
+			}
 		} else {
 			want.ID = ids.New("usr", s.now)
 		}
-		want.Email, want.Groups, want.Roles = cu.Email, cu.Groups, cu.Roles
-		if cu.Name != "" {
-			want.Name = cu.Name
+		scim := scimGroups != nil
+		want.Email, want.Roles = cu.Email, cu.Roles
+		if scim {
+			want.Groups = mergeGroups(stored.Groups, cu.Groups, scimGroups)
+		} else {
+			want.Groups = cu.Groups
+			if cu.Name != "" {
+				want.Name = cu.Name
+			}
 		}
 		if cu.SlackUserID != "" {
 			want.SlackUserID = cu.SlackUserID
 		}
 		s.userIDs[cu.Email] = want.ID
-		list = append(list, pending{stored: stored, want: want, manager: cu.Manager})
+		list = append(list, pending{stored: stored, want: want, manager: cu.Manager, scim: scim})
 	}
 	for _, p := range list {
-		p.want.ManagerID = ""
+		id := ""
 		if p.manager != "" {
-			id, err := s.userID(ctx, p.manager)
-			if err != nil {
+			var err error
+			if id, err = s.userID(ctx, p.manager); err != nil {
 				return fmt.Errorf("catalog sync: manager of %s: %w", p.want.Email, err)
 			}
+		}
+		if !p.scim {
+			// A person the identity provider manages keeps the provider's
+			// manager; the file's is only checked.
 			p.want.ManagerID = id
 		}
 		changed := p.stored != nil && !sameUser(p.stored, p.want)
@@ -65,6 +83,61 @@ func (s *syncer) users(ctx context.Context, users []config.User) error {
 		s.count(&s.sum.Users, p.stored == nil, changed, "user "+p.want.Email)
 	}
 	return nil
+}
+
+// scimGroups returns the names of the SCIM groups userID is a member of
+// (empty, not nil, when none), or nil when the identity provider does not
+// manage userID (no directory row).
+func (s *syncer) scimGroups(ctx context.Context, userID string) ([]string, error) {
+	if _, err := s.q.DirectoryUserGet(ctx, userID); errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	names := []string{}
+	for off := 0; ; off += maxGroupPage {
+		groups, total, err := s.q.DirectoryGroupList(ctx, store.DirectoryListParams{Member: userID, Offset: off, Limit: maxGroupPage})
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range groups {
+			names = append(names, g.DisplayName)
+		}
+		if off+maxGroupPage >= total || len(groups) == 0 {
+			return names, nil
+		}
+	}
+}
+
+// maxGroupPage is the store's largest directory page.
+const maxGroupPage = 1000
+
+// mergeGroups is the groups of a person both in the file and managed over
+// SCIM: the file's and the provider's, in the stored order (so that an
+// unchanged merge writes nothing), new ones appended; a stored group in
+// neither is dropped.
+func mergeGroups(stored, file, scim []string) []string {
+	want := make(map[string]bool, len(file)+len(scim))
+	for _, g := range file {
+		want[g] = true
+	}
+	for _, g := range scim {
+		want[g] = true
+	}
+	out := make([]string, 0, len(want))
+	seen := make(map[string]bool, len(want))
+	add := func(g string) {
+		if want[g] && !seen[g] {
+			seen[g] = true
+			out = append(out, g)
+		}
+	}
+	for _, list := range [][]string{stored, file, scim} {
+		for _, g := range list {
+			add(g)
+		}
+	}
+	return out
 }
 
 // app writes one app, then its entitlements.

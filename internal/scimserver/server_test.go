@@ -468,35 +468,6 @@ func TestDiscovery(t *testing.T) {
 	require.Equal(t, 200, code)
 }
 
-// TestRestoreGroups: a person both in the config file and pushed over SCIM
-// gets their SCIM groups back after the config sync replaced their groups.
-func TestRestoreGroups(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	ctx := t.Context()
-	require.NoError(t, b.st.UserUpsert(ctx, &access.User{ID: "usr_cfg", Email: "cfg@example.com", Status: access.UserActive, Groups: []string{"from-file"}}))
-	b.replay(t, []step{
-		{name: "adopt", method: "POST", path: "/scim/v2/Users", status: 201, save: "user",
-			body: `{"userName":"cfg@example.com","emails":[{"value":"cfg@example.com","primary":true}]}`},
-		{name: "group", method: "POST", path: "/scim/v2/Groups", status: 201,
-			body: `{"displayName":"from-idp","members":[{"value":"{{user}}"}]}`},
-	})
-	require.Equal(t, "usr_cfg", b.vars["user"], "the config's person is adopted")
-	require.ElementsMatch(t, []string{"from-file", "from-idp"}, b.user(t, "user").Groups)
-	// What the config sync does at the next start.
-	u := b.user(t, "user")
-	u.Groups = []string{"from-file"}
-	require.NoError(t, b.st.UserUpsert(ctx, u))
-
-	n, err := scimserver.RestoreGroups(ctx, b.st, t0, []string{"usr_cfg", "usr_unknown"})
-	require.NoError(t, err)
-	require.Equal(t, 1, n)
-	require.Equal(t, []string{"from-file", "from-idp"}, b.user(t, "user").Groups)
-	n, err = scimserver.RestoreGroups(ctx, b.st, t0, []string{"usr_cfg"})
-	require.NoError(t, err)
-	require.Zero(t, n, "nothing to restore the second time")
-}
-
 // TestConcurrentGroupPatches: an identity provider's parallel PATCHes of
 // one group (and of one user) all land, on both databases.
 func TestConcurrentGroupPatches(t *testing.T) {

@@ -519,57 +519,6 @@ func (s *Server) userPage(ctx context.Context, p store.DirectoryListParams) ([]d
 	return out, total, nil
 }
 
-// RestoreGroups puts the SCIM groups of the given users back into their
-// access.User.Groups, keeping every other group. The config file's sync
-// replaces the groups of the people it lists with the file's; serve calls
-// this right after it, for those people, so that a person both in the
-// file and pushed over SCIM keeps both sets. Users without a directory
-// row are skipped. Each restored user is audited ("scim.groups_restored").
-func RestoreGroups(ctx context.Context, st store.Store, now time.Time, userIDs []string) (int, error) {
-	restored := 0
-	for _, id := range userIDs {
-		err := st.InTx(ctx, func(q store.Queries) error {
-			if _, err := q.DirectoryUserGet(ctx, id); errors.Is(err, store.ErrNotFound) {
-				return nil
-			} else if err != nil {
-				return err
-			}
-			groups, _, err := q.DirectoryGroupList(ctx, store.DirectoryListParams{Member: id, Limit: maxDirectoryGroupsPerUser})
-			if err != nil {
-				return err
-			}
-			if err := q.DirectoryLockUser(ctx, id); err != nil {
-				return err
-			}
-			u, err := q.UserGetByID(ctx, id)
-			if err != nil {
-				return err
-			}
-			var missing []string
-			for _, g := range groups {
-				if !slices.Contains(u.Groups, g.DisplayName) {
-					missing = append(missing, g.DisplayName)
-				}
-			}
-			if len(missing) == 0 {
-				return nil
-			}
-			before := *u
-			u.Groups = append(slices.Clone(u.Groups), missing...)
-			u.UpdatedAt = now
-			if err := q.UserUpsert(ctx, u); err != nil {
-				return err
-			}
-			restored++
-			return auditAs(ctx, q, access.SystemActor, now, "scim.groups_restored", "user", id, &before, u)
-		})
-		if err != nil {
-			return restored, fmt.Errorf("restore scim groups of %s: %w", id, err)
-		}
-	}
-	return restored, nil
-}
-
 // resourceActive reads "active" of a stored resource (absent is true).
 func resourceActive(raw []byte) bool {
 	d, err := parseDoc(raw)
