@@ -212,6 +212,14 @@ func (h *Handler) serve(p Page) http.HandlerFunc {
 			h.failStatus(c, w, http.StatusForbidden, "Admins and auditors only", "This page is for Sesame admins and auditors.")
 			return
 		}
+		if r.Method == http.MethodPost && c.Session == nil && !h.sameOrigin(r) {
+			// No session, so no CSRF token: without this a cross-site form
+			// could post the attacker's own one-time link to /login/link
+			// and sign the victim in as the attacker (login CSRF).
+			h.failStatus(c, w, http.StatusForbidden, "Form check failed",
+				"This form was not sent from a Sesame page (cross-site request). Nothing was done. Open Sesame and try again.")
+			return
+		}
 		if r.Method == http.MethodPost && c.Session != nil {
 			if err := r.ParseForm(); err != nil {
 				h.failStatus(c, w, http.StatusBadRequest, "Bad form", "The form could not be read.")
@@ -228,6 +236,42 @@ func (h *Handler) serve(p Page) http.HandlerFunc {
 			h.fail(c, w, err)
 		}
 	}
+}
+
+// sameOrigin reports whether a browser sent r from a page of this site:
+// Sec-Fetch-Site is same-origin (or none: typed by the person) when the
+// browser sends it; else the Origin, or failing that the Referer, must be
+// the base URL's origin (the request's own host when no base URL is set).
+// A request with none of these headers is refused.
+func (h *Handler) sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return true
+	case "":
+	default:
+		return false
+	}
+	want := h.origin(r)
+	if o := r.Header.Get("Origin"); o != "" {
+		return o == want
+	}
+	if ref := r.Header.Get("Referer"); ref != "" {
+		u, err := url.Parse(ref)
+		return err == nil && u.Scheme+"://"+u.Host == want
+	}
+	return false
+}
+
+// origin is the site's origin ("https://sesame.example.com").
+func (h *Handler) origin(r *http.Request) string {
+	if u, err := url.Parse(h.cfg.BaseURL); err == nil && u.Scheme != "" && u.Host != "" {
+		return u.Scheme + "://" + u.Host
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
 }
 
 func (h *Handler) recoverPanic(c *Ctx, w http.ResponseWriter, r *http.Request) {

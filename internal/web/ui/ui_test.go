@@ -384,7 +384,58 @@ func postReq(t *testing.T, u string, form url.Values) *http.Request {
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, strings.NewReader(form.Encode()))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin") // as a browser posting a form of the page
 	return req
+}
+
+// TestLoginCSRF: a session-less POST (the one-time link form) from
+// another site is refused, so an attacker cannot sign a victim in as
+// themselves with their own link (login CSRF).
+func TestLoginCSRF(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tok, err := signin.IssueLink(t.Context(), b.env.Store, b.env.Alice.ID, "test", b.env.Clock.Now(), signin.LinkTTL)
+	require.NoError(t, err)
+	send := func(headers map[string]string) (int, []*http.Cookie) {
+		t.Helper()
+		req := postReq(t, b.srv.URL+"/login/link", url.Values{"token": {tok}})
+		req.Header.Del("Sec-Fetch-Site")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		return resp.StatusCode, resp.Cookies()
+	}
+	for name, hd := range map[string]map[string]string{
+		"cross-site":                  {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+		"same-site, other origin":     {"Sec-Fetch-Site": "same-site"},
+		"Sec-Fetch-Site beats Origin": {"Sec-Fetch-Site": "cross-site", "Origin": b.srv.URL},
+		"foreign Origin":              {"Origin": "https://evil.example"},
+		"null Origin":                 {"Origin": "null"},
+		"foreign Referer":             {"Referer": "https://evil.example/" + strings.TrimPrefix(b.srv.URL, "http://")},
+		"no header at all":            {},
+	} {
+		status, cookies := send(hd)
+		require.Equal(t, http.StatusForbidden, status, name)
+		for _, ck := range cookies {
+			require.NotEqual(t, signin.CookieName, ck.Name, "%s: a session cookie was set", name)
+		}
+	}
+	events, _, err := b.env.Store.EventList(t.Context(), store.EventListParams{Action: "user.signed_in"})
+	require.NoError(t, err)
+	require.Empty(t, events, "nobody signed in")
+	// The link was not used up: the same form from the site itself works
+	// (a browser without Sec-Fetch-Site, matched by Origin).
+	status, cookies := send(map[string]string{"Origin": b.srv.URL})
+	require.Equal(t, http.StatusSeeOther, status)
+	var session bool
+	for _, ck := range cookies {
+		session = session || (ck.Name == signin.CookieName && ck.Value != "")
+	}
+	require.True(t, session, "signed in")
 }
 
 func TestGrantActions(t *testing.T) {
