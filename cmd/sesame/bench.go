@@ -203,8 +203,8 @@ func (b *benchRun) revocation(ctx context.Context, grants, expiring int) error {
 		return err
 	}
 	fmt.Fprintf(b.stdout, "\nLag is revoked_at − expires_at as stored. The grants were stored directly (seeding is timed separately),\n"+
-		"so they have no River revoke job scheduled at activation: the lag is that of the due poller (leader, every 1 s),\n"+
-		"with the sweep (every 15 s) as backstop. %s\n\n", loadNote(loadBefore))
+		"so they have no River revoke job scheduled at activation: the lag is that of the due poller (leader, every 1 s,\n"+
+		"revoking in batches), with the sweep (every 15 s) as backstop. %s\n\n", loadNote(loadBefore))
 	for _, p := range plans {
 		fmt.Fprintln(b.stdout, p)
 	}
