@@ -381,11 +381,32 @@ func (h *Handler) bulkDecide(c *Ctx, w http.ResponseWriter, r *http.Request) err
 		}
 		done++
 	}
+	return c.Done(w, "/approvals", bulkSummary(done, failed))
+}
+
+// bulkSummary is the flash after a bulk decision: counts, the first few
+// requests not decided (with the first one's reason) and where the rest
+// are, short enough for the flash cookie however many failed.
+func bulkSummary(done int, failed []string) string {
 	msg := fmt.Sprintf("%d decided.", done)
-	if len(failed) > 0 {
-		msg += " Not decided: " + strings.Join(failed, "; ")
+	if len(failed) == 0 {
+		return msg
 	}
-	return c.Done(w, "/approvals", msg)
+	const shown = 3
+	first := failed[:min(len(failed), shown)]
+	for i, f := range first {
+		id, reason, _ := strings.Cut(f, ": ")
+		if i == 0 {
+			first[i] = id + " (" + truncate(reason, 80) + ")"
+		} else {
+			first[i] = id
+		}
+	}
+	msg += fmt.Sprintf(" %d not decided: %s", len(failed), strings.Join(first, ", "))
+	if more := len(failed) - len(first); more > 0 {
+		msg += fmt.Sprintf(" and %d more", more)
+	}
+	return msg + "; they are still on /approvals."
 }
 
 // riskRank orders risk levels, unknown ones last.

@@ -15,6 +15,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/clock"
@@ -345,6 +346,25 @@ func (h *Handler) notFound(c *Ctx, w http.ResponseWriter, _ *http.Request) error
 // flashCookie carries a one-line message to the next page.
 const flashCookie = "sesame_flash"
 
+// maxFlash bounds a flash message in bytes: Done cuts a longer one (with
+// "…") rather than losing it, so the cookie stays far below browsers'
+// 4 KiB limit even escaped.
+const maxFlash = 300
+
+// truncate cuts s to at most n bytes on a rune boundary, ending with "…"
+// when cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ell = "…"
+	cut := n - len(ell)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ell
+}
+
 func (h *Handler) takeFlash(w http.ResponseWriter, r *http.Request) string {
 	ck, err := r.Cookie(flashCookie)
 	if err != nil || ck.Value == "" {
@@ -353,10 +373,10 @@ func (h *Handler) takeFlash(w http.ResponseWriter, r *http.Request) string {
 	//nolint:gosec // G124: Secure follows the base URL; HttpOnly and SameSite are set
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.cfg.Sessions.Secure(), SameSite: http.SameSiteLaxMode})
 	msg, err := url.QueryUnescape(ck.Value)
-	if err != nil || len(msg) > 300 {
+	if err != nil {
 		return ""
 	}
-	return msg
+	return truncate(msg, maxFlash)
 }
 
 // view is what every template gets.
@@ -393,7 +413,7 @@ func (c *Ctx) Render(w http.ResponseWriter, status int, name string, data any) e
 func (c *Ctx) Done(w http.ResponseWriter, to, msg string) error {
 	if msg != "" {
 		//nolint:gosec // G124: as in takeFlash
-		http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(msg), Path: "/", MaxAge: 60, HttpOnly: true,
+		http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(truncate(msg, maxFlash)), Path: "/", MaxAge: 60, HttpOnly: true,
 			Secure: c.h.cfg.Sessions.Secure(), SameSite: http.SameSiteLaxMode})
 	}
 	http.Redirect(w, c.R, signin.LocalPath(to), http.StatusSeeOther) //nolint:gosec // G710: LocalPath allows only paths on this site

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -575,4 +576,23 @@ func TestDecideWithDuration(t *testing.T) {
 	require.Equal(t, "half an hour", got.Decisions[0].Comment)
 	status, _ = bob.post("/requests/"+req.ID+"/decide", url.Values{"outcome": {"reject"}})
 	require.Equal(t, http.StatusConflict, status, "a closed request takes no more decisions")
+}
+
+// TestBulkDecideReportsFailures: however many requests a bulk decision
+// could not decide, the page after it says so (the flash used to be
+// dropped when it was long).
+func TestBulkDecideReportsFailures(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	req := b.submit(t)
+	bob := b.signIn(t, b.env.Bob)
+	bob.get("/approvals")
+	ids := []string{req.ID}
+	for i := range 40 {
+		ids = append(ids, fmt.Sprintf("req_01KZZZZZZZZZZZZZZZZZZZZZ%02d", i))
+	}
+	status, body := bob.post("/approvals", url.Values{"id": ids, "outcome": {"approve"}})
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "1 decided. 40 not decided: req_01KZZZZZZZZZZZZZZZZZZZZZ00 (")
+	require.Contains(t, body, "and 37 more; they are still on /approvals.")
 }
