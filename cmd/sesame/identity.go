@@ -16,12 +16,19 @@ import (
 // the config sync leaves their name, manager and SCIM groups alone.
 // The box is unused: SCIM stores only token hashes.
 func (m *Main) startIdentity(_ context.Context, mux *http.ServeMux, _ *secrets.Box) error {
+	// The email of a person the file lists may not be changed over SCIM
+	// (sign-in matches by email; the file gives them their roles).
+	emails := make([]string, len(m.Config.Users))
+	for i, u := range m.Config.Users {
+		emails[i] = u.Email
+	}
 	srv, err := scimserver.New(scimserver.Config{
-		Store:      m.db.store,
-		Clock:      m.Clock,
-		Offboarder: m.svc,
-		Logger:     m.Logger.With("component", "scim"),
-		BaseURL:    m.Config.Server.BaseURL,
+		Store:        m.db.store,
+		Clock:        m.Clock,
+		Offboarder:   m.svc,
+		Logger:       m.Logger.With("component", "scim"),
+		BaseURL:      m.Config.Server.BaseURL,
+		ConfigEmails: emails,
 	})
 	if err != nil {
 		return err

@@ -44,6 +44,10 @@ type Config struct {
 	// resources' meta.location is BaseURL + /scim/v2/... ("" gives
 	// relative locations).
 	BaseURL string
+	// ConfigEmails are the emails of the people the config file lists. A
+	// SCIM push may not change the email of one of them (nor of anyone
+	// holding a Sesame role): sign-in matches people by email.
+	ConfigEmails []string
 }
 
 // Server serves SCIM 2.0. Safe for concurrent use.
@@ -53,6 +57,8 @@ type Server struct {
 	off     Offboarder
 	log     *slog.Logger
 	baseURL string
+	// configEmails holds Config.ConfigEmails, lowercased.
+	configEmails map[string]bool
 }
 
 // New validates cfg and returns a Server.
@@ -60,8 +66,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Clock == nil || cfg.Offboarder == nil {
 		return nil, errors.New("scimserver: Store, Clock and Offboarder are required")
 	}
+	configEmails := make(map[string]bool, len(cfg.ConfigEmails))
+	for _, e := range cfg.ConfigEmails {
+		configEmails[strings.ToLower(e)] = true
+	}
 	return &Server{st: cfg.Store, clock: cfg.Clock, off: cfg.Offboarder,
-		log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), baseURL: strings.TrimRight(cfg.BaseURL, "/")}, nil
+		log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+		configEmails: configEmails}, nil
 }
 
 // Handler returns the SCIM routes, to be mounted at Prefix + "/" (the

@@ -42,7 +42,7 @@ func setup(t *testing.T) *testBundle {
 	return setupWith(t, sqlite.OpenTest(t))
 }
 
-func setupWith(t *testing.T, st store.Store) *testBundle {
+func setupWith(t *testing.T, st store.Store, configEmails ...string) *testBundle {
 	t.Helper()
 	clk := clock.NewFake(t0)
 	engine, err := policy.New([]policy.Policy{{ID: "default", Default: true, MaxDuration: 8 * time.Hour,
@@ -52,7 +52,8 @@ func setupWith(t *testing.T, st store.Store) *testBundle {
 	reg.Register(fake.TypeName, fake.NewBackend().Factory())
 	svc, err := workflow.New(workflow.Config{Store: st, Clock: clk, Policy: engine, Connectors: reg})
 	require.NoError(t, err)
-	s, err := scimserver.New(scimserver.Config{Store: st, Clock: clk, Offboarder: svc, BaseURL: "https://sesame.example.com"})
+	s, err := scimserver.New(scimserver.Config{Store: st, Clock: clk, Offboarder: svc, BaseURL: "https://sesame.example.com",
+		ConfigEmails: configEmails})
 	require.NoError(t, err)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
@@ -551,6 +552,127 @@ func TestAdminOffboardingStands(t *testing.T) {
 			body: `{"Operations":[{"op":"replace","path":"active","value":true}]}`,
 			check: func(t *testing.T, b *testBundle, _ map[string]any) {
 				require.Equal(t, access.UserActive, b.user(t, "user").Status)
+			}},
+	})
+}
+
+// events returns the events with action, newest first.
+func (b *testBundle) events(t *testing.T, action, subject string) []*access.Event {
+	t.Helper()
+	evs, _, err := b.st.EventList(t.Context(), store.EventListParams{Action: action, SubjectType: "user", SubjectID: subject})
+	require.NoError(t, err)
+	return evs
+}
+
+// TestEmailChangeOfPrivilegedUserRefused: a SCIM push cannot move the
+// email of an admin, an auditor or a person of the config file (dashboard
+// sign-in matches by email); the refusal is a security event. Other
+// people's email changes are accepted and audited.
+func TestEmailChangeOfPrivilegedUserRefused(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, sqlite.OpenTest(t), "Admin@example.com", "plain-cfg@example.com")
+	ctx := t.Context()
+	require.NoError(t, b.st.UserUpsert(ctx, &access.User{ID: "usr_admin", Email: "admin@example.com", Name: "Admin",
+		Status: access.UserActive, Roles: []access.Role{access.RoleAdmin}}))
+	require.NoError(t, b.st.UserUpsert(ctx, &access.User{ID: "usr_cfg", Email: "plain-cfg@example.com", Status: access.UserActive}))
+	require.NoError(t, b.st.UserUpsert(ctx, &access.User{ID: "usr_aud", Email: "aud@example.com", Status: access.UserActive,
+		Roles: []access.Role{access.RoleAuditor}}))
+	for _, c := range []struct{ name, email string }{
+		{"admin", "admin@example.com"}, {"cfg", "plain-cfg@example.com"}, {"aud", "aud@example.com"},
+	} {
+		b.replay(t, []step{{name: "adopt " + c.name, method: "POST", path: "/scim/v2/Users", status: 201, save: c.name,
+			body: `{"userName":"` + c.email + `","emails":[{"value":"` + c.email + `","primary":true}]}`}})
+	}
+	require.Equal(t, "usr_admin", b.vars["admin"])
+	patch := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"emails[primary eq true].value","value":"attacker@evil.example"}]}`
+	for _, who := range []string{"admin", "cfg", "aud"} {
+		before := b.user(t, who)
+		code, r := b.do(t, "PATCH", "/scim/v2/Users/{{"+who+"}}", patch)
+		require.Equal(t, 400, code, "%s: %v", who, r)
+		require.Equal(t, "mutability", scimType(r))
+		require.Contains(t, r["detail"], "cannot be changed over SCIM")
+		require.Equal(t, before.Email, b.user(t, who).Email, who)
+		evs := b.events(t, "scim.email_change_refused", b.vars[who])
+		require.Len(t, evs, 1, who)
+		require.True(t, strings.HasPrefix(evs[0].ActorID, "scc_"))
+		var data map[string]any
+		require.NoError(t, json.Unmarshal(evs[0].Data, &data))
+		require.Equal(t, before.Email, data["old"])
+		require.Equal(t, "attacker@evil.example", data["new"])
+		require.Empty(t, b.events(t, "user.email_changed", b.vars[who]))
+	}
+	// A PUT with another email is refused the same way.
+	code, r := b.do(t, "PUT", "/scim/v2/Users/{{admin}}", `{"userName":"admin@example.com","emails":[{"value":"x@evil.example","primary":true}]}`)
+	require.Equal(t, 400, code, r)
+	require.Equal(t, "admin@example.com", b.user(t, "admin").Email)
+	require.Len(t, b.events(t, "scim.email_change_refused", "usr_admin"), 2)
+	// The same email in another case is no change; other updates pass.
+	code, r = b.do(t, "PATCH", "/scim/v2/Users/{{admin}}", `{"Operations":[{"op":"replace","path":"emails[primary eq true].value","value":"ADMIN@example.com"},
+		{"op":"replace","path":"displayName","value":"The Admin"}]}`)
+	require.Equal(t, 200, code, r)
+	require.Equal(t, "The Admin", b.user(t, "admin").Name)
+	require.Equal(t, "admin@example.com", b.user(t, "admin").Email)
+
+	// Anyone else's email may change, audited with the old and new.
+	b.replay(t, []step{
+		{name: "create", method: "POST", path: "/scim/v2/Users", status: 201, save: "p",
+			body: `{"userName":"p@example.com","emails":[{"value":"p@example.com","primary":true}]}`},
+		{name: "change email", method: "PATCH", path: "/scim/v2/Users/{{p}}", status: 200,
+			body: `{"Operations":[{"op":"replace","path":"emails[primary eq true].value","value":"p2@example.com"}]}`},
+	})
+	require.Equal(t, "p2@example.com", b.user(t, "p").Email)
+	evs := b.events(t, "user.email_changed", b.vars["p"])
+	require.Len(t, evs, 1)
+	var data map[string]any
+	require.NoError(t, json.Unmarshal(evs[0].Data, &data))
+	require.Equal(t, "p@example.com", data["old"])
+	require.Equal(t, "p2@example.com", data["new"])
+}
+
+// TestRecreateAfterDeleteReactivates: a user the provider deleted and
+// creates again is active again; a person an admin offboarded stays
+// offboarded and the answer says active:false.
+func TestRecreateAfterDeleteReactivates(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	body := `{"userName":"p@example.com","emails":[{"value":"p@example.com","primary":true}],"active":true}`
+	b.replay(t, []step{
+		{name: "create", method: "POST", path: "/scim/v2/Users", status: 201, save: "user", body: body},
+		{name: "delete", method: "DELETE", path: "/scim/v2/Users/{{user}}", status: 204,
+			check: func(t *testing.T, b *testBundle, _ map[string]any) {
+				require.Equal(t, access.UserOffboarded, b.user(t, "user").Status)
+			}},
+		{name: "create again", method: "POST", path: "/scim/v2/Users", status: 201, save: "again", body: body,
+			check: func(t *testing.T, b *testBundle, r map[string]any) {
+				require.Equal(t, b.vars["user"], b.vars["again"], "the same person")
+				require.Equal(t, true, r["active"])
+				require.Equal(t, access.UserActive, b.user(t, "user").Status)
+				require.Len(t, b.events(t, "user.reactivated", b.vars["user"]), 1)
+			}},
+		{name: "deactivate", method: "PATCH", path: "/scim/v2/Users/{{user}}", status: 200,
+			body: `{"Operations":[{"op":"replace","path":"active","value":false}]}`},
+		{name: "delete after deactivation", method: "DELETE", path: "/scim/v2/Users/{{user}}", status: 204},
+		{name: "create a third time", method: "POST", path: "/scim/v2/Users", status: 201, body: body,
+			check: func(t *testing.T, b *testBundle, r map[string]any) {
+				require.Equal(t, true, r["active"])
+				require.Equal(t, access.UserActive, b.user(t, "user").Status)
+			}},
+	})
+
+	// An admin's offboarding stands through the provider's delete and
+	// re-create, and SCIM says so.
+	require.NoError(t, b.st.UserUpsert(t.Context(), &access.User{ID: "usr_admin", Email: "admin@example.com", Status: access.UserActive,
+		Roles: []access.Role{access.RoleAdmin}}))
+	_, err := b.svc.Offboard(t.Context(), "usr_admin", b.vars["user"], "fired")
+	require.NoError(t, err)
+	b.replay(t, []step{
+		{name: "get after admin offboarding", method: "GET", path: "/scim/v2/Users/{{user}}", status: 200,
+			check: func(t *testing.T, _ *testBundle, r map[string]any) { require.Equal(t, false, r["active"]) }},
+		{name: "delete", method: "DELETE", path: "/scim/v2/Users/{{user}}", status: 204},
+		{name: "create after admin offboarding", method: "POST", path: "/scim/v2/Users", status: 201, body: body,
+			check: func(t *testing.T, b *testBundle, r map[string]any) {
+				require.Equal(t, false, r["active"], "never reported active while offboarded")
+				require.Equal(t, access.UserOffboarded, b.user(t, "user").Status)
 			}},
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/ids"
 	"github.com/sesame-access/sesame/internal/store"
+	"github.com/sesame-access/sesame/internal/workflow"
 )
 
 // userChange is what saveUser did, for the work after commit.
@@ -37,6 +38,9 @@ func (s *Server) saveUser(ctx context.Context, q store.Queries, now time.Time, e
 	}
 	ch := &userChange{}
 	var u *access.User
+	// recreated is set when the user is adopted again after this or another
+	// SCIM client deleted or deactivated them.
+	recreated := false
 	if existing == nil {
 		_, n, err := q.DirectoryUserList(ctx, store.DirectoryListParams{UserName: f.UserName})
 		if err != nil {
@@ -64,6 +68,11 @@ func (s *Server) saveUser(ctx context.Context, q store.Queries, now time.Time, e
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
+			if u.Status == access.UserOffboarded {
+				if recreated, err = offboardedByProvider(ctx, q, u.ID); err != nil {
+					return nil, err
+				}
+			}
 		}
 		ch.created = true
 	} else {
@@ -83,15 +92,26 @@ func (s *Server) saveUser(ctx context.Context, q store.Queries, now time.Time, e
 		}
 	}
 	before := *u
+	emailChanged := before.Email != "" && !strings.EqualFold(before.Email, f.Email)
+	if emailChanged {
+		if why := s.emailOwnedBySesame(&before); why != "" {
+			return nil, &emailRefusedError{
+				scimError: &scimError{Status: http.StatusBadRequest, ScimType: "mutability", Detail: fmt.Sprintf(
+					"the email of %s cannot be changed over SCIM: the person %s, and Sesame signs people in by email; "+
+						"change it in the config file (or remove their roles) first", before.Email, why)},
+				userID: u.ID, from: before.Email, to: f.Email, userName: f.UserName, why: why}
+		}
+	}
 	u.Email, u.Name = f.Email, f.Name
 	u.ManagerID, err = resolveManager(ctx, q, u.ID, f.ManagerID)
 	if err != nil {
 		return nil, err
 	}
-	// Only the provider's own deactivation is undone by its reactivation: a
-	// person an admin offboarded while the provider still had them active
-	// stays offboarded.
-	reactivated := f.Active && u.Status == access.UserOffboarded && existing != nil && !resourceActive(existing.Resource)
+	// Only the provider's own deactivation (or deletion, undone by creating
+	// the user again) is undone by its reactivation: a person an admin
+	// offboarded while the provider still had them active stays offboarded.
+	reactivated := f.Active && u.Status == access.UserOffboarded &&
+		(existing != nil && !resourceActive(existing.Resource) || recreated)
 	if reactivated {
 		u.Status = access.UserActive
 	}
@@ -133,13 +153,71 @@ func (s *Server) saveUser(ctx context.Context, q store.Queries, now time.Time, e
 	if err := audit(ctx, q, now, action, "user", u.ID, beforeSnap, u, map[string]any{"userName": f.UserName, "externalId": f.ExternalID}); err != nil {
 		return nil, err
 	}
+	if emailChanged {
+		if err := audit(ctx, q, now, "user.email_changed", "user", u.ID, nil, nil,
+			map[string]any{"old": before.Email, "new": u.Email, "userName": f.UserName}); err != nil {
+			return nil, err
+		}
+	}
 	if reactivated {
-		if err := audit(ctx, q, now, "user.reactivated", "user", u.ID, nil, nil, nil); err != nil {
+		var data map[string]any
+		if recreated {
+			data = map[string]any{"reason": "created again by the SCIM client after a SCIM deletion or deactivation"}
+		}
+		if err := audit(ctx, q, now, "user.reactivated", "user", u.ID, nil, nil, data); err != nil {
 			return nil, err
 		}
 	}
 	ch.du, ch.u = du, u
 	return ch, nil
+}
+
+// emailRefusedError is the refusal of a SCIM push that would change the
+// email of a person whose email Sesame owns; writeUser audits it.
+type emailRefusedError struct {
+	*scimError
+	userID, from, to, userName, why string
+}
+
+func (e *emailRefusedError) Unwrap() error { return e.scimError }
+
+// emailOwnedBySesame says why u's email may not be changed over SCIM ("" if
+// it may): dashboard sign-in matches people by email, so moving the email
+// of an admin, an auditor or a person of the config file (whose roles the
+// file restores) to an address the provider controls would hand that
+// address their access.
+func (s *Server) emailOwnedBySesame(u *access.User) string {
+	if len(u.Roles) > 0 {
+		roles := make([]string, len(u.Roles))
+		for i, r := range u.Roles {
+			roles[i] = string(r)
+		}
+		return "holds the Sesame roles " + strings.Join(roles, ", ")
+	}
+	if s.configEmails[strings.ToLower(u.Email)] {
+		return "is listed in the config file"
+	}
+	return ""
+}
+
+// auditRefusedEmailChange records a refused email change as a security
+// event, in its own transaction (the push's was rolled back).
+func (s *Server) auditRefusedEmailChange(ctx context.Context, now time.Time, e *emailRefusedError) error {
+	return s.st.InTx(ctx, func(q store.Queries) error {
+		return audit(ctx, q, now, "scim.email_change_refused", "user", e.userID, nil, nil,
+			map[string]any{"old": e.from, "new": e.to, "userName": e.userName, "reason": e.why, "security": true})
+	})
+}
+
+// offboardedByProvider reports whether the last offboarding of userID was
+// a SCIM client's (a deactivation or deletion), not an admin's.
+func offboardedByProvider(ctx context.Context, q store.Queries, userID string) (bool, error) {
+	evs, _, err := q.EventList(ctx, store.EventListParams{Page: store.Page{Limit: 1}, Action: "user.offboarded",
+		SubjectType: "user", SubjectID: userID})
+	if err != nil {
+		return false, fmt.Errorf("load offboarding of %s: %w", userID, err)
+	}
+	return len(evs) == 1 && strings.HasPrefix(evs[0].ActorID, workflow.ScimActorPrefix), nil
 }
 
 // resolveManager returns the Sesame user ID of the manager a SCIM user
@@ -189,6 +267,15 @@ func (s *Server) renderUser(ctx context.Context, q store.Queries, du *store.Dire
 	d["id"] = du.UserID
 	if _, ok := d.get("active"); !ok {
 		d["active"] = true
+	}
+	// A person Sesame has offboarded is never reported active (an admin's
+	// offboarding stands while the provider still has them active).
+	u, err := q.UserGetByID(ctx, du.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("load user %s: %w", du.UserID, err)
+	}
+	if u.Status != access.UserActive {
+		d.set("active", false)
 	}
 	groups, _, err := q.DirectoryGroupList(ctx, store.DirectoryListParams{Member: du.UserID, Limit: maxDirectoryGroupsPerUser})
 	if err != nil {
@@ -303,6 +390,12 @@ func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, id string, in
 		return err
 	})
 	if err != nil {
+		if rf, ok := errors.AsType[*emailRefusedError](err); ok {
+			if aerr := s.auditRefusedEmailChange(ctx, now, rf); aerr != nil {
+				s.log.ErrorContext(ctx, "scim: audit a refused email change", "user", rf.userID, "err", aerr)
+			}
+			s.log.WarnContext(ctx, "scim: refused an email change", "user", rf.userID, "old", rf.from, "new", rf.to, "reason", rf.why)
+		}
 		s.fail(w, r, err)
 		return
 	}
