@@ -423,6 +423,7 @@ func TestWebSlackLink(t *testing.T) {
 	body := w.click("#signin") // through the provider and back to the link page
 	require.Contains(t, body, "U0ERIN")
 	require.Contains(t, body, "erin@example.com")
+	require.Contains(t, body, "Only continue if you ran /access login yourself just now.", "the phishing warning")
 	body = w.click("form[action='/link/slack'] button")
 	require.Contains(t, body, "Your Slack account is linked to erin@example.com")
 	require.Contains(t, login(), "erin@example.com", "Slack now knows who U0ERIN is")

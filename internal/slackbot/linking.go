@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -34,7 +35,10 @@ type Linker interface {
 // state is stored: the code proves that Sesame issued it for that Slack
 // user, and CompleteLink binds it to the Sesame user with a given email.
 // A code is usable once in effect: after it links a Slack user, another
-// use can only confirm the same link.
+// use can only confirm the same link. CodeFor's codes (and Start's, given WithSlackIdentity)
+// also carry the Slack user's name and workspace under the same MAC
+// (base64url("v2|" id "|" expiry "|" name "|" workspace "|" MAC)), so the
+// dashboard can show whose Slack account a code links.
 type CodeLinker struct {
 	st      store.Store
 	clock   clock.Clock
@@ -71,24 +75,116 @@ func (l *CodeLinker) Code(slackUserID string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
+// maxLinkLabel bounds the Slack name and workspace a code carries (bytes),
+// keeping codes under Verify's 512 characters.
+const maxLinkLabel = 60
+
+type linkLabelsKey struct{}
+
+type linkLabels struct{ name, team string }
+
+// WithSlackIdentity returns ctx carrying the name (handle or display name)
+// and workspace of the Slack user asking for a link: CodeLinker.Start signs
+// them into the code, so the dashboard can show whose Slack account is
+// about to be linked (not just a raw user ID).
+func WithSlackIdentity(ctx context.Context, name, team string) context.Context {
+	return context.WithValue(ctx, linkLabelsKey{}, linkLabels{name: name, team: team})
+}
+
+// clipLabel keeps at most maxLinkLabel bytes of valid UTF-8.
+func clipLabel(s string) string {
+	s = strings.ToValidUTF8(strings.TrimSpace(s), "")
+	for len(s) > maxLinkLabel {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	return s
+}
+
+func (l *CodeLinker) macLabeled(slackUserID string, exp int64, name, team string) []byte {
+	m := hmac.New(sha256.New, l.secret)
+	fmt.Fprintf(m, "sesame-slack-link-v2|%s|%d|%s|%s", slackUserID, exp, name, team)
+	return m.Sum(nil)
+}
+
+// CodeFor issues a code for slackUserID that also carries, signed, the
+// Slack user's name and workspace (as Slack reported them when the person
+// ran /access login). Describe returns them.
+func (l *CodeLinker) CodeFor(slackUserID, name, team string) string {
+	name, team = clipLabel(name), clipLabel(team)
+	if name == "" && team == "" {
+		return l.Code(slackUserID)
+	}
+	exp := l.clock.Now().Add(l.ttl).Unix()
+	enc := base64.RawURLEncoding.EncodeToString
+	n, t := enc([]byte(name)), enc([]byte(team))
+	raw := "v2|" + slackUserID + "|" + strconv.FormatInt(exp, 10) + "|" + n + "|" + t + "|" + enc(l.macLabeled(slackUserID, exp, n, t))
+	return enc([]byte(raw))
+}
+
 // Start returns the link URL for slackUserID (BaseURL + "/slack/link?code=").
-func (l *CodeLinker) Start(_ context.Context, slackUserID string) (string, error) {
+// The code carries the name and workspace of WithSlackIdentity, if ctx has
+// them.
+func (l *CodeLinker) Start(ctx context.Context, slackUserID string) (string, error) {
 	if !slackIDPattern.MatchString(slackUserID) {
 		return "", fmt.Errorf("start link: bad Slack user ID %q", slackUserID)
 	}
-	return l.baseURL + "/slack/link?code=" + url.QueryEscape(l.Code(slackUserID)), nil
+	lb, _ := ctx.Value(linkLabelsKey{}).(linkLabels) // none: a code without them
+	return l.baseURL + "/slack/link?code=" + url.QueryEscape(l.CodeFor(slackUserID, lb.name, lb.team)), nil
 }
 
 // Verify checks code and returns the Slack user it was issued for.
 func (l *CodeLinker) Verify(code string) (string, error) {
+	id, _, _, err := l.Describe(code)
+	return id, err
+}
+
+// Describe checks code and returns the Slack user it was issued for, with
+// the name and workspace it carries ("" when the code was issued without
+// them).
+func (l *CodeLinker) Describe(code string) (slackUserID, name, team string, err error) {
 	if len(code) > 512 {
-		return "", ErrBadLinkCode
+		return "", "", "", ErrBadLinkCode
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(code))
 	if err != nil {
-		return "", ErrBadLinkCode
+		return "", "", "", ErrBadLinkCode
 	}
 	parts := strings.Split(string(raw), "|")
+	if len(parts) == 6 && parts[0] == "v2" {
+		return l.describeLabeled(parts[1:])
+	}
+	id, err := l.verifyPlain(parts)
+	return id, "", "", err
+}
+
+// describeLabeled checks id|exp|name|team|sig of a CodeFor code.
+func (l *CodeLinker) describeLabeled(parts []string) (slackUserID, name, team string, err error) {
+	bad := func() (string, string, string, error) { return "", "", "", ErrBadLinkCode }
+	if !slackIDPattern.MatchString(parts[0]) {
+		return bad()
+	}
+	exp, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return bad()
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[4])
+	if err != nil || !hmac.Equal(sig, l.macLabeled(parts[0], exp, parts[2], parts[3])) {
+		return bad()
+	}
+	if l.clock.Now().Unix() > exp {
+		return bad()
+	}
+	n, err1 := base64.RawURLEncoding.DecodeString(parts[2])
+	t, err2 := base64.RawURLEncoding.DecodeString(parts[3])
+	if err1 != nil || err2 != nil {
+		return bad()
+	}
+	return parts[0], string(n), string(t), nil
+}
+
+// verifyPlain checks id|exp|sig of a Code code.
+func (l *CodeLinker) verifyPlain(parts []string) (string, error) {
 	if len(parts) != 3 || !slackIDPattern.MatchString(parts[0]) {
 		return "", ErrBadLinkCode
 	}

@@ -183,7 +183,16 @@ func (h *Handler) logout(c *Ctx, w http.ResponseWriter, r *http.Request) error {
 
 type slackLinkView struct {
 	Code, SlackUserID string
-	Valid             bool
+	// SlackName and SlackTeam are the Slack user's name and workspace when
+	// the code carries them ("" otherwise).
+	SlackName, SlackTeam string
+	Valid                bool
+}
+
+// slackDescriber is an optional SlackLinker method (slackbot.CodeLinker
+// has it): the Slack user, name and workspace a code was issued for.
+type slackDescriber interface {
+	Describe(code string) (slackUserID, name, team string, err error)
 }
 
 func (h *Handler) slackLink(c *Ctx, w http.ResponseWriter, r *http.Request) error {
@@ -192,7 +201,11 @@ func (h *Handler) slackLink(c *Ctx, w http.ResponseWriter, r *http.Request) erro
 		return nil
 	}
 	v := slackLinkView{Code: r.URL.Query().Get("code")}
-	if id, err := h.cfg.SlackLinker.Verify(v.Code); err == nil {
+	if d, ok := h.cfg.SlackLinker.(slackDescriber); ok {
+		if id, name, team, err := d.Describe(v.Code); err == nil {
+			v.SlackUserID, v.SlackName, v.SlackTeam, v.Valid = id, name, team, true
+		}
+	} else if id, err := h.cfg.SlackLinker.Verify(v.Code); err == nil {
 		v.SlackUserID, v.Valid = id, true
 	}
 	return c.Render(w, http.StatusOK, "slacklink", v)

@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -345,6 +346,55 @@ func TestSlackLink(t *testing.T) {
 	bob.get("/link/slack?code=" + url.QueryEscape(code))
 	status, body = bob.post("/link/slack", url.Values{"code": {code}})
 	require.Equal(t, http.StatusConflict, status, body)
+}
+
+// TestSlackLinkShowsWhom: the confirm page names the Slack account and its
+// workspace (signed into the code) and warns against links from others,
+// so a phished victim sees the attacker's name, not a bare user ID; the
+// link is audited and the code expires.
+func TestSlackLinkShowsWhom(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	code := b.linker.CodeFor("U0MALLORY", "mallory", "evil-corp")
+	alice := b.signIn(t, b.env.Alice)
+	status, body := alice.get("/link/slack?code=" + url.QueryEscape(code))
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "<strong>mallory</strong> (<code>U0MALLORY</code>)")
+	require.Contains(t, body, "<strong>evil-corp</strong>")
+	require.Contains(t, body, "Only continue if you ran <code>/access login</code> yourself just now.")
+	require.Contains(t, body, "Whoever holds that Slack account will act as you")
+
+	// The name is under the code's MAC: changing it breaks the code.
+	raw, err := base64.RawURLEncoding.DecodeString(code)
+	require.NoError(t, err)
+	forged := base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(raw),
+		base64.RawURLEncoding.EncodeToString([]byte("mallory")), base64.RawURLEncoding.EncodeToString([]byte("alice")), 1)))
+	require.NotEqual(t, code, forged)
+	_, body = alice.get("/link/slack?code=" + url.QueryEscape(forged))
+	require.Contains(t, body, "invalid or has expired")
+	require.NotContains(t, body, "alice</strong>")
+
+	// A code without a name still says which workspace is unknown.
+	_, body = alice.get("/link/slack?code=" + url.QueryEscape(b.linker.Code("U0PLAIN")))
+	require.Contains(t, body, "<code>U0PLAIN</code>")
+	require.Contains(t, body, "not known")
+	require.Contains(t, body, "Only continue if you ran")
+
+	alice.get("/link/slack?code=" + url.QueryEscape(code))
+	status, body = alice.post("/link/slack", url.Values{"code": {code}})
+	require.Equal(t, http.StatusOK, status, body)
+	events, _, err := b.env.Store.EventList(t.Context(), store.EventListParams{Action: "user.slack_linked"})
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	require.Equal(t, b.env.Alice.ID, events[0].ActorID)
+	require.Contains(t, string(events[0].Data), "U0MALLORY")
+
+	// Codes expire (the server issues them for 15 minutes; this linker
+	// for an hour).
+	late := b.linker.CodeFor("U0LATE", "late", "corp")
+	b.env.Clock.Advance(time.Hour + time.Second)
+	_, body = alice.get("/link/slack?code=" + url.QueryEscape(late))
+	require.Contains(t, body, "invalid or has expired")
 }
 
 func TestSignInLinkOnce(t *testing.T) {
