@@ -94,7 +94,7 @@ func (b *Bot) linkButton(ctx context.Context, ic *slack.InteractionCallback) {
 		b.tell(ctx, ic, "Already linked", fmt.Sprintf("✅ Your Slack account is linked to *%s* in Sesame.", escape(u.Email)))
 		return
 	}
-	link, err := b.linker.Start(ctx, ic.User.ID)
+	link, err := b.linker.Start(WithSlackIdentity(ctx, ic.User.Name, ic.Team.Domain), ic.User.ID)
 	if err != nil {
 		b.tell(ctx, ic, "Cannot link", b.errorText(ctx, err))
 		return

@@ -73,7 +73,7 @@ func (b *Bot) runCommand(ctx context.Context, cmd slack.SlashCommand) *message {
 	case CmdHelp:
 		return ephemeral(helpText(b.command))
 	case CmdLogin:
-		return b.cmdLogin(ctx, cmd.UserID)
+		return b.cmdLogin(WithSlackIdentity(ctx, cmd.UserName, cmd.TeamDomain), cmd.UserID)
 	default:
 	}
 	actor, err := b.actor(ctx, cmd.UserID)
@@ -99,7 +99,8 @@ func (b *Bot) cmdLogin(ctx context.Context, slackID string) *message {
 
 func loginText(link string) string {
 	return fmt.Sprintf("🔗 <%s|Open this link> and sign in to link your Slack account to Sesame. It works once and expires in %s.\n"+
-		"If sign-in isn't set up yet, send the link to a Sesame admin: they can complete it for you.", link, humanDuration(LinkTTL))
+		"Open it yourself and never share it: your Slack account will act as whoever signs in with it. "+
+		"If sign-in isn't set up yet, a Sesame admin can link you with `sesame slack link CODE --user EMAIL` (CODE is the end of the link).", link, humanDuration(LinkTTL))
 }
 
 // cmdList answers "/access list": open requests and held access.
