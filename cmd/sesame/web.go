@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/config"
 	"github.com/sesame-access/sesame/internal/connector"
@@ -44,6 +46,14 @@ func (m *Main) startWeb(_ context.Context, mux *http.ServeMux, box *secrets.Box)
 		uc.OIDC = oidc
 	}
 	if cfg.Slack.Enabled() {
+		api := slack.New(cfg.Slack.BotToken, slack.OptionAPIURL(cfg.Slack.APIURL))
+		uc.SlackCheck = func(ctx context.Context) (ui.SlackIdentity, error) {
+			at, err := api.AuthTestContext(ctx)
+			if err != nil {
+				return ui.SlackIdentity{}, err
+			}
+			return ui.SlackIdentity{Team: at.Team, TeamID: at.TeamID, BotUser: at.User, URL: at.URL}, nil
+		}
 		linker, err := slackbot.NewCodeLinker(m.db.store, m.Clock, box.DeriveKey("slack-link"), cfg.Server.BaseURL, linkCodeTTL)
 		if err != nil {
 			return fmt.Errorf("web: %w", err)

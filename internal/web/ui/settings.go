@@ -1,6 +1,10 @@
 package ui
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+	"time"
+)
 
 func settingsPages() []Page {
 	return []Page{
@@ -12,11 +16,31 @@ type settingsView struct {
 	S    Settings
 	Menu []menuItem
 	OIDC bool
+	// Slack is what Slack answered to the live check (zero when Slack is
+	// off or the check failed); SlackErr is the failure ("" when none).
+	Slack    SlackIdentity
+	SlackErr string
+	Checked  bool
 }
 
+// slackCheckTimeout bounds the live Slack check of the settings page.
+const slackCheckTimeout = 3 * time.Second
+
 // settings shows how the server is connected: Slack (mode, command,
-// alerts channel), sign-in, sessions. Notification settings come from the
-// configuration file (slack.*) and are shown read-only.
-func (h *Handler) settings(c *Ctx, w http.ResponseWriter, _ *http.Request) error {
-	return c.Render(w, http.StatusOK, "settings", settingsView{S: h.cfg.Settings, Menu: settingsMenu(), OIDC: h.cfg.OIDC != nil})
+// alerts channel, and a live check of the bot token), sign-in, sessions.
+// Alert and integration settings have pages of their own (see the menu).
+func (h *Handler) settings(c *Ctx, w http.ResponseWriter, r *http.Request) error {
+	v := settingsView{S: h.cfg.Settings, Menu: settingsMenu(), OIDC: h.cfg.OIDC != nil}
+	if h.cfg.SlackCheck != nil && h.cfg.Settings.SlackEnabled {
+		ctx, cancel := context.WithTimeout(r.Context(), slackCheckTimeout)
+		defer cancel()
+		id, err := h.cfg.SlackCheck(ctx)
+		v.Checked = true
+		if err != nil {
+			v.SlackErr = err.Error()
+		} else {
+			v.Slack = id
+		}
+	}
+	return c.Render(w, http.StatusOK, "settings", v)
 }

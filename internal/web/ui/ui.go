@@ -61,8 +61,17 @@ type Config struct {
 	SealSetting func(name, value string) (string, error)
 	// Settings describes the server for the settings page.
 	Settings Settings
+	// SlackCheck asks Slack whether the bot token works (auth.test) and
+	// returns the workspace and bot user it belongs to; nil when Slack is
+	// off. The settings page calls it on each view, with a short timeout.
+	SlackCheck func(ctx context.Context) (SlackIdentity, error)
 	// Pages are extra pages, registered after the built-in ones.
 	Pages []Page
+}
+
+// SlackIdentity is whom Slack says the bot token belongs to.
+type SlackIdentity struct {
+	Team, TeamID, BotUser, URL string
 }
 
 // Settings is what the settings page shows about the server.

@@ -646,3 +646,33 @@ func TestBulkDecideReportsFailures(t *testing.T) {
 	require.Contains(t, body, "1 decided. 40 not decided: req_01KZZZZZZZZZZZZZZZZZZZZZ00 (")
 	require.Contains(t, body, "and 37 more; they are still on /approvals.")
 }
+
+// TestSettingsChecksSlack shows what Slack answers about the bot token,
+// live: the workspace and bot user, or Slack's error.
+func TestSettingsChecksSlack(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var answer error
+	srv := httptest.NewServer(ui.New(ui.Config{Service: b.env.Service, Store: b.env.Store, Clock: b.env.Clock,
+		Sessions: signin.NewSessions(b.env.Store, b.env.Clock, "http://sesame.test", 0),
+		Settings: ui.Settings{SlackEnabled: true, SlackMode: "socket", SlackCommand: "/access"},
+		SlackCheck: func(context.Context) (ui.SlackIdentity, error) {
+			if answer != nil {
+				return ui.SlackIdentity{}, answer
+			}
+			return ui.SlackIdentity{Team: "Acme", TeamID: "T0ACME", BotUser: "sesame"}, nil
+		}}))
+	t.Cleanup(srv.Close)
+	b.srv = srv
+	carol := b.signIn(t, b.env.Carol)
+	status, body := carol.get("/settings")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "connected</span> (socket mode) to the workspace <strong>Acme</strong> (T0ACME) as <strong>@sesame</strong>")
+
+	answer = errors.New("invalid_auth")
+	status, body = carol.get("/settings")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "failing</span>")
+	require.Contains(t, body, "<code>invalid_auth</code>")
+	require.NotContains(t, body, "connected</span>")
+}
