@@ -107,6 +107,13 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			if err := st.SeedRequests(ctx, *seed); err != nil {
 				return err
 			}
+			// The deliveries the lifecycles left behind would compete with
+			// the API's writes: the API is measured on a quiet queue.
+			waited, err := st.Drain(ctx, 5*time.Minute)
+			if err != nil {
+				return fmt.Errorf("drain the job queue: %w", err)
+			}
+			fmt.Fprintf(stderr, "bench %s: job queue drained in %s\n", tg.name, waited.Round(time.Second))
 			fmt.Fprintf(stderr, "bench %s: API latency, %d clients for %s\n", tg.name, *apiClients, *apiFor)
 			res, err := st.APILatency(ctx, *apiClients, *apiFor, *lifecycles)
 			if err != nil {
@@ -120,7 +127,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			return 1
 		}
 		fmt.Fprintf(stdout, "\nStatements are the store's own (River's are not counted); CPU is this process's user + system time\n"+
-			"during the lifecycle run (the database server's is not counted on PostgreSQL). %s\n", loadNote(loadBefore))
+			"during the lifecycle run (the database server's is not counted on PostgreSQL). The API clients start once the\n"+
+			"job queue is empty (the lifecycles' notification deliveries done). %s\n", loadNote(loadBefore))
 	}
 	if *revocation {
 		if err := b.revocation(ctx, *grants, *expiring); err != nil {

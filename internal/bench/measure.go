@@ -108,3 +108,24 @@ func Percentiles(ds []time.Duration) (p50, p99 time.Duration) {
 	at := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
 	return at(0.50), at(0.99)
 }
+
+// Drain waits until the job queue has no job to run now or running (the
+// notification deliveries a lifecycle run leaves behind; revocations
+// scheduled at expiry do not count), at most timeout, and returns how long
+// it waited.
+func (s *Stack) Drain(ctx context.Context, timeout time.Duration) (time.Duration, error) {
+	start := now()
+	for {
+		n, err := s.Queue.Busy(ctx)
+		if err != nil {
+			return now().Sub(start), err
+		}
+		if n == 0 {
+			return now().Sub(start), nil
+		}
+		if now().Sub(start) > timeout {
+			return now().Sub(start), fmt.Errorf("%d jobs still queued after %s", n, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

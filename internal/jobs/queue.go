@@ -81,6 +81,7 @@ type Queue struct {
 	stop         func(ctx context.Context) error
 	cancel       func(ctx context.Context) error
 	depth        func(ctx context.Context) (int, error)
+	busy         func(ctx context.Context) (int, error)
 	events       func() (<-chan *river.Event, func())
 	stopSubs     func()
 	integrations integrationsSlot
@@ -130,6 +131,11 @@ func NewSQLite(db *sql.DB, cfg Config) (*Queue, error) {
 		err := db.QueryRowContext(ctx, depthSQL).Scan(&n)
 		return n, err
 	}
+	q.busy = func(ctx context.Context) (int, error) {
+		var n int
+		err := db.QueryRowContext(ctx, busySQL).Scan(&n)
+		return n, err
+	}
 	return q, build(q, riversqlite.New(db))
 }
 
@@ -144,10 +150,19 @@ func NewPostgres(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 		err := pool.QueryRow(ctx, depthSQL).Scan(&n)
 		return n, err
 	}
+	q.busy = func(ctx context.Context) (int, error) {
+		var n int
+		err := pool.QueryRow(ctx, busySQL).Scan(&n)
+		return n, err
+	}
 	return q, build(q, riverpgxv5.New(pool))
 }
 
 const depthSQL = `SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running')`
+
+// busySQL counts the jobs to run now or running (not those scheduled for
+// later, such as a revocation at expiry).
+const busySQL = `SELECT count(*) FROM river_job WHERE state IN ('available', 'running')`
 
 // MigrateSQLite creates or upgrades River's tables on SQLite.
 func MigrateSQLite(ctx context.Context, db *sql.DB) error {
@@ -282,6 +297,10 @@ func (q *Queue) Stop(ctx context.Context) error {
 
 // Depth counts jobs waiting or running.
 func (q *Queue) Depth(ctx context.Context) (int, error) { return q.depth(ctx) }
+
+// Busy counts jobs to run now or running: Depth less the jobs scheduled
+// for later.
+func (q *Queue) Busy(ctx context.Context) (int, error) { return q.busy(ctx) }
 
 // params turns a batch into River inserts.
 func (q *Queue) params(b workflow.Batch) []river.InsertManyParams {
