@@ -10,6 +10,7 @@ import (
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/connector"
 	"github.com/sesame-access/sesame/internal/store"
+	"github.com/sesame-access/sesame/internal/workflow"
 )
 
 func accessPages() []Page {
@@ -18,6 +19,7 @@ func accessPages() []Page {
 		{Method: http.MethodGet, Path: "/access/{id}", Nav: "access", Handle: (*Handler).grant},
 		{Method: http.MethodPost, Path: "/access/{id}/revoke", Handle: (*Handler).revoke},
 		{Method: http.MethodPost, Path: "/access/{id}/extend", Handle: (*Handler).extend},
+		{Method: http.MethodPost, Path: "/access/{id}/extension", Handle: (*Handler).askExtension},
 		{Method: http.MethodPost, Path: "/access/{id}/credentials", Handle: (*Handler).credentials},
 	}
 }
@@ -69,10 +71,12 @@ func (h *Handler) grants(c *Ctx, w http.ResponseWriter, r *http.Request) error {
 }
 
 type grantView struct {
-	G           *access.Grant
-	App         *access.App
-	CanRevoke   bool
-	CanExtend   bool
+	G         *access.Grant
+	App       *access.App
+	CanRevoke bool
+	CanExtend bool
+	// CanAsk: the holder may ask for more time (an extension request).
+	CanAsk      bool
 	Credentials *connector.Credentials
 	HasCreds    bool
 }
@@ -106,6 +110,7 @@ func (h *Handler) grantView(c *Ctx, id string) (*grantView, error) {
 	live := g.State == access.GrantActive || g.State == access.GrantPending || g.State == access.GrantProvisioning
 	return &grantView{G: g, App: app, CanRevoke: live && (g.UserID == c.User.ID || owner || c.Admin()),
 		CanExtend: g.State == access.GrantActive && g.UserID != c.User.ID && (owner || c.Admin()),
+		CanAsk:    g.State == access.GrantActive && g.UserID == c.User.ID,
 		HasCreds:  g.Credentials != "" && g.UserID == c.User.ID && g.State == access.GrantActive}, nil
 }
 
@@ -139,6 +144,34 @@ func (h *Handler) extend(c *Ctx, w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return c.Done(w, "/access/"+g.ID, "Extended: now expires "+g.ExpiresAt.UTC().Format(time.DateTime)+" UTC.")
+}
+
+// askExtension is the holder asking for more time: an extension request
+// that the policy's extension rule decides (workflow.RequestExtension
+// checks the holder, the caps and the rule).
+func (h *Handler) askExtension(c *Ctx, w http.ResponseWriter, r *http.Request) error {
+	var d time.Duration
+	if v := strings.TrimSpace(r.PostFormValue("duration")); v != "" {
+		var err error
+		if d, err = access.ParseDuration(v); err != nil {
+			return access.Invalid("invalid extension request", access.FieldError{Field: "duration", Message: err.Error()})
+		}
+	}
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if len(reason) > 2000 {
+		return access.Invalid("invalid extension request", access.FieldError{Field: "reason", Message: "must be at most 2000 characters"})
+	}
+	req, err := h.svc.RequestExtension(r.Context(), c.User.ID, workflow.ExtensionParams{GrantID: r.PathValue("id"), Duration: d, Reason: reason})
+	if err != nil {
+		return err
+	}
+	msg := "Extension requested: it waits for approval."
+	if req.State == access.RequestExtended {
+		msg = "Extended at once, as the policy allows."
+	} else if req.State != access.RequestPending {
+		msg = "Extension request " + string(req.State) + "."
+	}
+	return c.Done(w, "/requests/"+req.ID, msg)
 }
 
 // credentials hands over the grant's one-time credentials and shows them
