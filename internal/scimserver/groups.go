@@ -196,46 +196,47 @@ func (s *Server) saveGroup(ctx context.Context, q store.Queries, now time.Time, 
 	return g, nil
 }
 
-func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
+// input reads the request's body as a SCIM resource (POST, PUT) or, with
+// patch, as a PATCH request, and answers the error itself when it cannot
+// (ok false).
+func (s *Server) input(w http.ResponseWriter, r *http.Request, patch bool) (in any, ok bool) {
 	body, err := readBody(r)
 	if err != nil {
 		s.fail(w, r, err)
-		return
+		return nil, false
+	}
+	if patch {
+		p, err := parsePatch(body)
+		if err != nil {
+			s.fail(w, r, err)
+			return nil, false
+		}
+		return p, true
 	}
 	d, err := parseDoc(body)
 	if err != nil {
 		s.fail(w, r, errInvalidSyntax(err.Error()))
-		return
+		return nil, false
 	}
-	s.writeGroup(w, r, "", d, http.StatusCreated)
+	return d, true
+}
+
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
+	if in, ok := s.input(w, r, false); ok {
+		s.writeGroup(w, r, "", in, http.StatusCreated)
+	}
 }
 
 func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	if in, ok := s.input(w, r, false); ok {
+		s.writeGroup(w, r, r.PathValue("id"), in, http.StatusOK)
 	}
-	d, err := parseDoc(body)
-	if err != nil {
-		s.fail(w, r, errInvalidSyntax(err.Error()))
-		return
-	}
-	s.writeGroup(w, r, r.PathValue("id"), d, http.StatusOK)
 }
 
 func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	if in, ok := s.input(w, r, true); ok {
+		s.writeGroup(w, r, r.PathValue("id"), in, http.StatusOK)
 	}
-	p, err := parsePatch(body)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.writeGroup(w, r, r.PathValue("id"), p, http.StatusOK)
 }
 
 // writeGroup creates (id "") or updates a group from a document or a

@@ -296,45 +296,21 @@ func (s *Server) renderUser(ctx context.Context, q store.Queries, du *store.Dire
 const maxDirectoryGroupsPerUser = 1000
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	if in, ok := s.input(w, r, false); ok {
+		s.writeUser(w, r, "", in, http.StatusCreated)
 	}
-	d, err := parseDoc(body)
-	if err != nil {
-		s.fail(w, r, errInvalidSyntax(err.Error()))
-		return
-	}
-	s.writeUser(w, r, "", d, http.StatusCreated)
 }
 
 func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	if in, ok := s.input(w, r, false); ok {
+		s.writeUser(w, r, r.PathValue("id"), in, http.StatusOK)
 	}
-	d, err := parseDoc(body)
-	if err != nil {
-		s.fail(w, r, errInvalidSyntax(err.Error()))
-		return
-	}
-	s.writeUser(w, r, r.PathValue("id"), d, http.StatusOK)
 }
 
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	if in, ok := s.input(w, r, true); ok {
+		s.writeUser(w, r, r.PathValue("id"), in, http.StatusOK)
 	}
-	p, err := parsePatch(body)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.writeUser(w, r, r.PathValue("id"), p, http.StatusOK)
 }
 
 // writeUser creates (id "") or updates a user from a document (POST, PUT)
