@@ -330,22 +330,40 @@ func TestExtensionAutoRules(t *testing.T) {
 	require.ErrorAs(t, b.svc.ExtendTarget(ctx, e.ID), &re)
 }
 
-func TestExtensionFailsWhenTheGrantEndedFirst(t *testing.T) {
+// A grant that ends (revoked at expiry, or early) takes its pending
+// extension requests with it: they are cancelled, audited, and nobody can
+// approve them any more.
+func TestExtensionCancelledWhenTheGrantEnds(t *testing.T) {
 	t.Parallel()
-	b := setup(t, openers()["sqlite"])
-	ctx := t.Context()
-	g := b.hold(t, "github:read")
-	r, err := b.svc.RequestExtension(ctx, b.id("alice"), workflow.ExtensionParams{GrantID: g.ID, Duration: 2 * time.Hour, Reason: "need more time"})
-	require.NoError(t, err)
-	b.clock.Set(g.ExpiresAt)
-	require.NoError(t, b.svc.Revoke(ctx, g.ID))
+	forEachDB(t, func(t *testing.T, open opener) {
+		b := setup(t, open)
+		ctx := t.Context()
+		g := b.hold(t, "github:read")
+		r, err := b.svc.RequestExtension(ctx, b.id("alice"), workflow.ExtensionParams{GrantID: g.ID, Duration: 2 * time.Hour, Reason: "need more time"})
+		require.NoError(t, err)
+		require.Equal(t, access.RequestPending, r.State)
+		other := b.submit(t, "alice", workflow.SubmitParams{Entitlements: []string{"github:admin"}, Duration: time.Hour, Reason: "another thing"})
+		require.Equal(t, access.RequestPending, other.State)
+		b.clock.Set(g.ExpiresAt)
+		require.NoError(t, b.svc.Revoke(ctx, g.ID))
 
-	r, err = b.svc.Decide(ctx, b.id("bob"), workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
-	require.NoError(t, err)
-	require.Equal(t, access.RequestFailed, r.State)
-	require.Equal(t, access.GrantRevoked, b.grant(t, g.ID).State, "a revoked grant is never brought back")
-	require.Contains(t, b.notifications(t, r.ID), "extension_failed>usr_alice")
-	require.Len(t, b.events(t, "request.extension_failed"), 1)
+		got, err := b.st.RequestGetByID(ctx, r.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, access.RequestCancelled, got.State)
+		evs := b.events(t, "request.cancelled")
+		require.Len(t, evs, 1)
+		require.Equal(t, access.SystemActor, evs[0].ActorID)
+		require.Equal(t, r.ID, evs[0].SubjectID)
+
+		_, err = b.svc.Decide(ctx, b.id("bob"), workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
+		require.Error(t, err, "a cancelled extension cannot be approved")
+		require.Equal(t, access.GrantRevoked, b.grant(t, g.ID).State, "a revoked grant is never brought back")
+
+		// Another pending request of alice's for the same app is left alone.
+		got, err = b.st.RequestGetByID(ctx, other.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, access.RequestPending, got.State)
+	})
 }
 
 func TestDirectExtendByOwner(t *testing.T) {

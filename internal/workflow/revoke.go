@@ -135,5 +135,8 @@ func (s *Service) revoked(ctx context.Context, q store.Queries, fx *effects, g *
 		map[string]string{"reason": g.RevokeReason}); err != nil {
 		return err
 	}
+	if err := s.endExtensions(ctx, q, fx, g); err != nil {
+		return err
+	}
 	return s.settleRequest(ctx, q, fx, g.RequestID)
 }
