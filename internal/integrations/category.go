@@ -62,7 +62,7 @@ func categoryOf(k access.NotificationKind) (Category, bool) {
 	case access.NotifyRequestApproved, access.NotifyRequestRejected, access.NotifyRequestCancelled, access.NotifyRequestTimedOut:
 		return CategoryDecisions, true
 	case access.NotifyGrantActive, access.NotifyGrantFailed, access.NotifyGrantRevoked, access.NotifyRevokeFailed,
-		access.NotifyGrantExtended:
+		access.NotifyGrantExtended, access.NotifyExtensionFailed:
 		return CategoryGrants, true
 	case access.NotifyDriftRevoked, access.NotifyUnmanagedAccess:
 		return CategoryAlerts, true

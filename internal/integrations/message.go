@@ -269,6 +269,9 @@ func render(n *access.Notification, f *facts, baseURL string) Message {
 			head += " until " + f.grant.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")
 		}
 		return newMessage(head, "", link)
+	case access.NotifyExtensionFailed:
+		return newMessage(fmt.Sprintf(":warning: Extending %s's access to %s on %s failed: it ends as it was", holder, ents, app),
+			errDetail(n.Data["error"], nil), link)
 	case access.NotifyGrantFailed:
 		return newMessage(fmt.Sprintf(":warning: Granting %s on %s to %s failed", ents, app, holder),
 			errDetail(n.Data["error"], f.grant), link)

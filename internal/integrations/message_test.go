@@ -48,7 +48,7 @@ func TestMessagesGolden(t *testing.T) {
 	}
 	kinds := []access.NotificationKind{access.NotifyApprovalRequested, access.NotifyRequestApproved, access.NotifyRequestRejected,
 		access.NotifyRequestCancelled, access.NotifyRequestTimedOut, access.NotifyGrantActive, access.NotifyGrantFailed,
-		access.NotifyGrantRevoked, access.NotifyRevokeFailed, access.NotifyGrantExtended, access.NotifyDriftRevoked, access.NotifyUnmanagedAccess}
+		access.NotifyGrantRevoked, access.NotifyRevokeFailed, access.NotifyGrantExtended, access.NotifyExtensionFailed, access.NotifyDriftRevoked, access.NotifyUnmanagedAccess}
 	out := map[string]Message{}
 	for _, k := range kinds {
 		n := &access.Notification{Kind: k, RequestID: "req_1", GrantID: "grt_1",

@@ -213,7 +213,7 @@ func TestCategoryAndEventKeys(t *testing.T) {
 		access.NotifyRequestRejected: CategoryDecisions, access.NotifyRequestTimedOut: CategoryDecisions,
 		access.NotifyGrantActive: CategoryGrants, access.NotifyRevokeFailed: CategoryGrants,
 		access.NotifyUnmanagedAccess: CategoryAlerts, access.NotifyReminder: "", access.NotifyRequestDecided: "",
-		access.NotifyGrantExpiring: "",
+		access.NotifyGrantExpiring: "", access.NotifyGrantExtended: CategoryGrants, access.NotifyExtensionFailed: CategoryGrants,
 	} {
 		got, ok := categoryOf(kind)
 		require.Equal(t, want, got, kind)
