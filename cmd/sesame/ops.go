@@ -262,7 +262,13 @@ func (m *Main) banner(sum catalog.Summary) {
 	} else {
 		fmt.Fprintln(w, "  slack:    not configured (set slack.bot_token; see README \"Slack setup\")")
 	}
+	if cfg.Web.OIDC.Enabled() {
+		fmt.Fprintf(w, "  sign-in:  %s (web.oidc.issuer)\n", cfg.Web.OIDC.Issuer)
+	} else {
+		fmt.Fprintln(w, "  sign-in:  one-time links only (no web.oidc configured)")
+	}
 	fmt.Fprintln(w, "Next steps:")
+	fmt.Fprintf(w, "  dashboard:  %s — sesame admin bootstrap prints a one-time sign-in link for the first admin\n", cfg.Server.BaseURL)
 	if cfg.Demo {
 		fmt.Fprintln(w, "  demo users: alice, bob, carol (admin), dave (auditor), erin  — all @example.com")
 		fmt.Fprintln(w, "  token:      sesame token create --user alice@example.com")
