@@ -1,6 +1,7 @@
 package github
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,7 +25,10 @@ func TestNextLink(t *testing.T) {
 func FuzzNextLink(f *testing.F) {
 	f.Add(`<https://api.github.com/x?page=2>; rel="next"`)
 	f.Add(`;;,<;rel=next>`)
-	f.Fuzz(func(_ *testing.T, h string) {
-		_ = nextLink(h)
+	f.Fuzz(func(t *testing.T, h string) {
+		got := nextLink(h)
+		if got != "" && (!strings.Contains(h, got) || !strings.Contains(strings.ToLower(h), "next")) {
+			t.Fatalf("next link %q is not from a rel=next part of %q", got, h)
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package okta
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -20,7 +21,13 @@ func TestNextLink(t *testing.T) {
 func FuzzNextLink(f *testing.F) {
 	f.Add(`<https://acme.okta.com/api/v1/users?after=00u2&limit=200>; rel="next"`)
 	f.Add(`;rel=next,<`)
-	f.Fuzz(func(_ *testing.T, h string) {
-		_ = nextLink([]string{h, h})
+	f.Fuzz(func(t *testing.T, h string) {
+		got := nextLink([]string{h, h})
+		if got != nextLink([]string{h}) {
+			t.Fatalf("a repeated header changed the next link: %q", h)
+		}
+		if got != "" && (!strings.Contains(h, got) || !strings.Contains(strings.ToLower(h), "next")) {
+			t.Fatalf("next link %q is not from a rel=next part of %q", got, h)
+		}
 	})
 }
