@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/sesame-access/sesame/internal/clock"
 	"github.com/sesame-access/sesame/internal/connector"
+	"github.com/sesame-access/sesame/internal/connector/restclient"
 )
 
 // APIError is an AWS JSON 1.1 error answer.
@@ -78,26 +78,11 @@ func (c *client) call(ctx context.Context, svc service, op string, in, out any) 
 	req.Header.Set("X-Amz-Target", svc.targetPrefix+"."+op)
 	signV4(req, body, c.creds, c.region, svc.signingName, c.clock.Now())
 	req.Header.Set("User-Agent", "sesame-access")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("awsidc: %s: %w", op, ctx.Err())
-		}
-		return fmt.Errorf("awsidc: %s: %w", op, err)
+	ans, err := restclient.Do(c.http, req, "awsidc: "+op, out)
+	if err != nil || ans.OK() {
+		return err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("awsidc: %s: read answer: %w", op, err)
-	}
-	if resp.StatusCode == http.StatusOK {
-		if out != nil {
-			if err := json.Unmarshal(data, out); err != nil {
-				return fmt.Errorf("awsidc: %s: decode answer: %w", op, err)
-			}
-		}
-		return nil
-	}
+	data := ans.Body
 	var eb struct {
 		Type     string `json:"__type"`
 		Message  string `json:"message"`
@@ -108,16 +93,16 @@ func (c *client) call(ctx context.Context, svc service, op string, in, out any) 
 	}
 	typ := eb.Type
 	if typ == "" {
-		typ, _, _ = strings.Cut(resp.Header.Get("x-amzn-ErrorType"), ":")
+		typ, _, _ = strings.Cut(ans.Header.Get("x-amzn-ErrorType"), ":")
 	}
 	if i := strings.LastIndex(typ, "#"); i >= 0 {
 		typ = typ[i+1:]
 	}
 	if typ == "" {
-		typ = fmt.Sprintf("HTTP%d", resp.StatusCode)
+		typ = fmt.Sprintf("HTTP%d", ans.Status)
 	}
-	e := &APIError{Operation: op, Status: resp.StatusCode, Type: typ, Message: eb.Message + eb.MessageU}
-	if retryable(typ) || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+	e := &APIError{Operation: op, Status: ans.Status, Type: typ, Message: eb.Message + eb.MessageU}
+	if retryable(typ) || ans.Status >= 500 || ans.Status == http.StatusTooManyRequests {
 		return e
 	}
 	return connector.Permanent(e)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sesame-access/sesame/internal/clock"
 	"github.com/sesame-access/sesame/internal/connector"
+	"github.com/sesame-access/sesame/internal/connector/restclient"
 )
 
 // apiVersion is the REST API version the connector is written against.
@@ -81,34 +82,22 @@ func (c *client) do(ctx context.Context, method, rawURL string, in, out any) (ht
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("github: %s %s: %w", method, req.URL.Path, ctx.Err())
-		}
-		return nil, fmt.Errorf("github: %s %s: %w", method, req.URL.Path, err)
+	ans, err := restclient.Do(c.http, req, "github: "+method+" "+req.URL.Path, out)
+	if ans == nil {
+		return nil, err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return resp.Header, fmt.Errorf("github: %s %s: read answer: %w", method, req.URL.Path, err)
+	if err != nil || ans.OK() {
+		return ans.Header, err
 	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if out != nil && resp.StatusCode != http.StatusNoContent {
-			if err := json.Unmarshal(data, out); err != nil {
-				return resp.Header, fmt.Errorf("github: %s %s: decode answer: %w", method, req.URL.Path, err)
-			}
-		}
-		return resp.Header, nil
-	}
+	data := ans.Body
 	var eb struct {
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(data, &eb) != nil {
 		eb.Message = ""
 	}
-	apiErr := &APIError{Method: method, Path: req.URL.Path, Status: resp.StatusCode, Message: eb.Message}
-	return resp.Header, c.classify(apiErr, resp.Header)
+	apiErr := &APIError{Method: method, Path: req.URL.Path, Status: ans.Status, Message: eb.Message}
+	return ans.Header, c.classify(apiErr, ans.Header)
 }
 
 // classify decides whether an error answer is worth retrying, following

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sesame-access/sesame/internal/clock"
 	"github.com/sesame-access/sesame/internal/connector"
+	"github.com/sesame-access/sesame/internal/connector/restclient"
 )
 
 // APIError is an error answer of the Directory API.
@@ -92,27 +93,12 @@ func (c *client) once(ctx context.Context, method, path string, in, out any) err
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("gworkspace: %s %s: %w", method, req.URL.Path, ctx.Err())
-		}
-		return fmt.Errorf("gworkspace: %s %s: %w", method, req.URL.Path, err)
+	ans, err := restclient.Do(c.http, req, "gworkspace: "+method+" "+req.URL.Path, out)
+	if err != nil || ans.OK() {
+		return err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("gworkspace: %s %s: read answer: %w", method, req.URL.Path, err)
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if out != nil && resp.StatusCode != http.StatusNoContent && len(bytes.TrimSpace(data)) > 0 {
-			if err := json.Unmarshal(data, out); err != nil {
-				return fmt.Errorf("gworkspace: %s %s: decode answer: %w", method, req.URL.Path, err)
-			}
-		}
-		return nil
-	}
-	apiErr := &APIError{Method: method, Path: req.URL.Path, Status: resp.StatusCode}
+	data := ans.Body
+	apiErr := &APIError{Method: method, Path: req.URL.Path, Status: ans.Status}
 	var eb struct {
 		Error struct {
 			Message string `json:"message"`
@@ -127,10 +113,10 @@ func (c *client) once(ctx context.Context, method, path string, in, out any) err
 			apiErr.Reason = eb.Error.Errors[0].Reason
 		}
 	}
-	if resp.StatusCode == http.StatusUnauthorized {
+	if ans.Status == http.StatusUnauthorized {
 		c.tokens.Invalidate(token)
 	}
-	return c.classify(apiErr, resp.Header.Get("Retry-After"))
+	return c.classify(apiErr, ans.Header.Get("Retry-After"))
 }
 
 // classify: 429, 5xx and 403 with a rate limit reason are retryable

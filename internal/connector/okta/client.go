@@ -1,12 +1,10 @@
 package okta
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/sesame-access/sesame/internal/clock"
 	"github.com/sesame-access/sesame/internal/connector"
+	"github.com/sesame-access/sesame/internal/connector/restclient"
 )
 
 // APIError is an error answer from Okta.
@@ -66,26 +65,14 @@ func (c *client) do(ctx context.Context, method, rawURL string, out any) (http.H
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "sesame-access")
 	req.Header.Set("Authorization", "SSWS "+c.token)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("okta: %s %s: %w", method, req.URL.Path, ctx.Err())
-		}
-		return nil, fmt.Errorf("okta: %s %s: %w", method, req.URL.Path, err)
+	ans, err := restclient.Do(c.http, req, "okta: "+method+" "+req.URL.Path, out)
+	if ans == nil {
+		return nil, err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return resp.Header, fmt.Errorf("okta: %s %s: read answer: %w", method, req.URL.Path, err)
+	if err != nil || ans.OK() {
+		return ans.Header, err
 	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if out != nil && resp.StatusCode != http.StatusNoContent {
-			if err := json.NewDecoder(bytes.NewReader(data)).Decode(out); err != nil {
-				return resp.Header, fmt.Errorf("okta: %s %s: decode answer: %w", method, req.URL.Path, err)
-			}
-		}
-		return resp.Header, nil
-	}
+	data := ans.Body
 	var eb struct {
 		ErrorCode    string `json:"errorCode"`
 		ErrorSummary string `json:"errorSummary"`
@@ -94,8 +81,8 @@ func (c *client) do(ctx context.Context, method, rawURL string, out any) (http.H
 	if json.Unmarshal(data, &eb) != nil {
 		eb.ErrorCode, eb.ErrorSummary, eb.ErrorID = "", "", ""
 	}
-	apiErr := &APIError{Method: method, Path: req.URL.Path, Status: resp.StatusCode, Code: eb.ErrorCode, Summary: eb.ErrorSummary, ID: eb.ErrorID}
-	return resp.Header, c.classify(apiErr, resp.Header)
+	apiErr := &APIError{Method: method, Path: req.URL.Path, Status: ans.Status, Code: eb.ErrorCode, Summary: eb.ErrorSummary, ID: eb.ErrorID}
+	return ans.Header, c.classify(apiErr, ans.Header)
 }
 
 // classify: 429 is retryable, reported as *RetryAfterError until

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sesame-access/sesame/internal/clock"
 	"github.com/sesame-access/sesame/internal/connector"
+	"github.com/sesame-access/sesame/internal/connector/restclient"
 )
 
 // Schema URNs of RFC 7643 and RFC 7644.
@@ -78,27 +79,12 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 	if in != nil {
 		req.Header.Set("Content-Type", mediaType)
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("scim: %s %s: %w", method, req.URL.Path, ctx.Err())
-		}
-		return fmt.Errorf("scim: %s %s: %w", method, req.URL.Path, err)
+	ans, err := restclient.Do(c.http, req, "scim: "+method+" "+req.URL.Path, out)
+	if err != nil || ans.OK() {
+		return err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("scim: %s %s: read answer: %w", method, req.URL.Path, err)
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if out != nil && resp.StatusCode != http.StatusNoContent && len(bytes.TrimSpace(data)) > 0 {
-			if err := json.Unmarshal(data, out); err != nil {
-				return fmt.Errorf("scim: %s %s: decode answer: %w", method, req.URL.Path, err)
-			}
-		}
-		return nil
-	}
-	apiErr := &APIError{Method: method, Path: req.URL.Path, Status: resp.StatusCode}
+	data := ans.Body
+	apiErr := &APIError{Method: method, Path: req.URL.Path, Status: ans.Status}
 	var eb struct {
 		ScimType string `json:"scimType"`
 		Detail   string `json:"detail"`
@@ -106,7 +92,7 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 	if json.Unmarshal(data, &eb) == nil {
 		apiErr.ScimType, apiErr.Detail = eb.ScimType, eb.Detail
 	}
-	return c.classify(apiErr, resp.Header.Get("Retry-After"))
+	return c.classify(apiErr, ans.Header.Get("Retry-After"))
 }
 
 // classify: 429, 503 and other 5xx are retryable (honouring Retry-After);
