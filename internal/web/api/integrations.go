@@ -67,6 +67,23 @@ func (h *handler) integrationsFor(p *principal) (*integrations.Service, error) {
 
 // listIntegrations: GET /integrations (admins) lists every integration
 // with its health, by name. Not paged.
+// integrationAt returns the service and the {id} of a request on one
+// integration, refusing non-admins and query parameters.
+func (h *handler) integrationAt(r *http.Request, p *principal) (*integrations.Service, string, error) {
+	svc, err := h.integrationsFor(p)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := newParams(r).Err(); err != nil {
+		return nil, "", err
+	}
+	return svc, id, nil
+}
+
 func (h *handler) listIntegrations(w http.ResponseWriter, r *http.Request, p *principal) error {
 	svc, err := h.integrationsFor(p)
 	if err != nil {
@@ -92,15 +109,8 @@ func (h *handler) listIntegrations(w http.ResponseWriter, r *http.Request, p *pr
 
 // getIntegration: GET /integrations/{id} (admins).
 func (h *handler) getIntegration(w http.ResponseWriter, r *http.Request, p *principal) error {
-	svc, err := h.integrationsFor(p)
+	svc, id, err := h.integrationAt(r, p)
 	if err != nil {
-		return err
-	}
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	if err := newParams(r).Err(); err != nil {
 		return err
 	}
 	i, err := svc.Get(r.Context(), id)
@@ -159,15 +169,8 @@ type integrationPatch struct {
 // updateIntegration: PATCH /integrations/{id} (admins; not those from the
 // configuration file, 409) → the integration, audited.
 func (h *handler) updateIntegration(w http.ResponseWriter, r *http.Request, p *principal) error {
-	svc, err := h.integrationsFor(p)
+	svc, id, err := h.integrationAt(r, p)
 	if err != nil {
-		return err
-	}
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	if err := newParams(r).Err(); err != nil {
 		return err
 	}
 	var b integrationPatch
@@ -192,15 +195,8 @@ func (h *handler) updateIntegration(w http.ResponseWriter, r *http.Request, p *p
 // deleteIntegration: DELETE /integrations/{id} (admins; not those from the
 // configuration file, 409) → 204, audited.
 func (h *handler) deleteIntegration(w http.ResponseWriter, r *http.Request, p *principal) error {
-	svc, err := h.integrationsFor(p)
+	svc, id, err := h.integrationAt(r, p)
 	if err != nil {
-		return err
-	}
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	if err := newParams(r).Err(); err != nil {
 		return err
 	}
 	if err := svc.Delete(r.Context(), p.User, id); err != nil {
@@ -220,15 +216,8 @@ type testIntegrationJSON struct {
 // message now → 200 with ok (and Slack's error when it failed) and the
 // integration's health after it, audited.
 func (h *handler) testIntegration(w http.ResponseWriter, r *http.Request, p *principal) error {
-	svc, err := h.integrationsFor(p)
+	svc, id, err := h.integrationAt(r, p)
 	if err != nil {
-		return err
-	}
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	if err := newParams(r).Err(); err != nil {
 		return err
 	}
 	if _, err := readBody(w, r, true); err != nil {
