@@ -92,12 +92,21 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			}
 			fmt.Fprintf(stderr, "bench %s: %d lifecycles with %d clients\n", tg.name, *lifecycles, *workers)
 			stmts0 := st.Statements()
+			busy0, turns0, groups0, grouped0, wOK := st.WriterStats()
+			wall0 := time.Now() //nolint:forbidigo // measuring elapsed wall time
 			cpu0, cpuOK := processCPU()
 			lps, err := st.Lifecycles(ctx, *lifecycles, *workers, 0)
 			if err != nil {
 				return fmt.Errorf("lifecycles: %w", err)
 			}
 			cpu1, _ := processCPU()
+			if busy1, turns1, groups1, grouped1, _ := st.WriterStats(); wOK {
+				wall := time.Since(wall0) //nolint:forbidigo // measuring elapsed wall time
+				fmt.Fprintf(stderr, "bench %s: writer held %.0f%% of the run, %.1f turns and %s per lifecycle; %.1f calls per group commit\n", tg.name,
+					100*float64(busy1-busy0)/float64(wall), float64(turns1-turns0)/float64(*lifecycles),
+					ms((busy1-busy0)/time.Duration(*lifecycles)), float64(grouped1-grouped0)/float64(max(1, groups1-groups0)))
+			}
+			fmt.Fprintf(stderr, "bench %s: %.0f lifecycles/s; every request submitted and approved after %s\n", tg.name, lps, st.LastDecided.Round(time.Millisecond))
 			stmts := float64(st.Statements()-stmts0) / float64(*lifecycles)
 			cpu := "n/a"
 			if cpuOK {

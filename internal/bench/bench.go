@@ -35,6 +35,9 @@ type Stack struct {
 	Service *workflow.Service
 	Queue   *jobs.Queue
 	Backend *fake.Backend
+	// LastDecided is how long the last Lifecycles run took to submit and
+	// approve its requests (the rest of its time is provisioning).
+	LastDecided time.Duration
 	// ceiling runs one bare single-row insert transaction.
 	ceiling func(ctx context.Context, i int) error
 	closers []func() error
@@ -47,6 +50,17 @@ func (s *Stack) Statements() uint64 {
 		return c.Statements()
 	}
 	return 0
+}
+
+// WriterStats is the store's single-writer statistics, when it has one
+// writer (SQLite): see sqldb.DB.WriterStats.
+func (s *Stack) WriterStats() (busy time.Duration, turns, groups, grouped uint64, ok bool) {
+	if w, isW := s.Store.(interface {
+		WriterStats() (time.Duration, uint64, uint64, uint64, bool)
+	}); isW {
+		return w.WriterStats()
+	}
+	return 0, 0, 0, 0, false
 }
 
 // Close stops the queue and closes the database.

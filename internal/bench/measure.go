@@ -81,6 +81,7 @@ func (s *Stack) Lifecycles(ctx context.Context, n, workers, offset int) (float64
 	if firstErr != nil {
 		return 0, firstErr
 	}
+	s.LastDecided = now().Sub(start)
 	want := before[access.GrantActive] + n
 	for {
 		got, err := s.Store.GrantCountByState(ctx)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -209,7 +210,7 @@ func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
 		Workers:           workers,
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.cfg.Workers}},
 		FetchPollInterval: q.cfg.PollInterval,
-		FetchCooldown:     min(q.cfg.PollInterval, 50*time.Millisecond),
+		FetchCooldown:     min(q.cfg.PollInterval, 5*time.Millisecond),
 		RetryPolicy:       &backoff{q: q},
 		JobTimeout:        q.cfg.JobTimeout,
 		// A job whose process died is rescued after this long.
@@ -321,8 +322,8 @@ func (q *Queue) params(b workflow.Batch) []river.InsertManyParams {
 	for _, r := range b.ExtendTarget {
 		add(ExtendTargetArgs{GrantID: r.ID, ExpiresAt: r.At.UTC()}, &river.InsertOpts{MaxAttempts: q.cfg.ProvisionAttempts + 2, Priority: 2})
 	}
-	if len(b.Deliver) > 0 {
-		add(DeliverArgs{NotificationIDs: b.Deliver}, &river.InsertOpts{MaxAttempts: workflow.MaxDeliveryAttempts + 2, Priority: 2})
+	for ids := range slices.Chunk(b.Deliver, maxDeliverIDs) {
+		add(DeliverArgs{NotificationIDs: ids}, &river.InsertOpts{MaxAttempts: workflow.MaxDeliveryAttempts + 2, Priority: 2})
 	}
 	for _, r := range b.TimeOut {
 		add(TimeOutArgs{RequestID: r.ID}, &river.InsertOpts{ScheduledAt: r.At, MaxAttempts: 50})
@@ -341,18 +342,46 @@ func (q *Queue) Enqueue(ctx context.Context, b workflow.Batch) error {
 	return q.insertMany(ctx, q.params(b))
 }
 
+// maxDeliverIDs bounds the notifications of one delivery job.
+const maxDeliverIDs = 100
+
 // EnqueueTx implements workflow.TxEnqueuer: on SQLite the jobs are inserted
 // in the store's own transaction (River shares the store's connection),
-// so a job exists exactly when the change that made it committed. On
-// PostgreSQL it returns false (River's pgx driver cannot join a
-// database/sql transaction) and the workflow enqueues after commit.
+// so a job exists exactly when the change that made it committed. They
+// are inserted just before the commit (PreCommit), together with the jobs
+// of the other calls of the same group commit: one River insert for the
+// group, and one delivery job for all its notifications. On PostgreSQL it
+// returns false (River's pgx driver cannot join a database/sql
+// transaction) and the workflow enqueues after commit.
 func (q *Queue) EnqueueTx(ctx context.Context, tx store.Queries, b workflow.Batch) (bool, error) {
 	if q.insertManyTx == nil || b.Empty() {
 		return false, nil
 	}
-	sqlTx, ok := sqldb.SQLTx(tx)
-	if !ok {
+	if _, ok := sqldb.SQLTx(tx); !ok {
 		return false, nil
 	}
-	return true, q.insertManyTx(ctx, sqlTx, q.params(b))
+	return sqldb.AddPreCommit(tx, q, b), nil
+}
+
+// PreCommit implements sqldb.PreCommitter: it inserts the batches that
+// EnqueueTx added to a transaction, merged into one River insert.
+func (q *Queue) PreCommit(ctx context.Context, tx *sql.Tx, items []any) error {
+	var all workflow.Batch
+	for _, it := range items {
+		b, ok := it.(workflow.Batch)
+		if !ok {
+			return fmt.Errorf("jobs: pre-commit item %T is not a workflow.Batch", it)
+		}
+		all.Provision = append(all.Provision, b.Provision...)
+		all.Revoke = append(all.Revoke, b.Revoke...)
+		all.RevokeDue = append(all.RevokeDue, b.RevokeDue...)
+		all.Deliver = append(all.Deliver, b.Deliver...)
+		all.TimeOut = append(all.TimeOut, b.TimeOut...)
+		all.Remind = append(all.Remind, b.Remind...)
+		all.ExtendTarget = append(all.ExtendTarget, b.ExtendTarget...)
+	}
+	if all.Empty() {
+		return nil
+	}
+	return q.insertManyTx(ctx, tx, q.params(all))
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pressly/goose/v3"
 
@@ -60,6 +61,15 @@ type Config struct {
 	// connection (no lock contention, no busy waits) while reads run in
 	// parallel under WAL.
 	ReadDB *sql.DB
+	// GroupCommit runs InTx calls that wait for the writer as one
+	// transaction, each in a savepoint (see groupCommitter). For a
+	// database with one writer connection (SQLite), where transactions
+	// run one at a time anyway.
+	GroupCommit bool
+	// WriterStats, when set, reports how long the single writer
+	// connection has been held in all and how many turns it was taken
+	// (SQLite); DB.WriterStats returns it.
+	WriterStats func() (busy time.Duration, turns uint64)
 }
 
 // DB is a store.Store on a *sql.DB. Its Queries methods run outside a
@@ -76,6 +86,32 @@ type DB struct {
 	statements atomic.Uint64
 	// folder chains deferred audit events in the background.
 	folder auditFolder
+	// group, when set, runs InTx as group commits.
+	group       *groupCommitter
+	writerStats func() (time.Duration, uint64)
+	// groups and grouped count group commits and the InTx calls they
+	// committed.
+	groups, grouped atomic.Uint64
+}
+
+// GroupQueued returns how many InTx calls wait for a group commit (0
+// without GroupCommit).
+func (db *DB) GroupQueued() int {
+	if db.group == nil {
+		return 0
+	}
+	return db.group.queued()
+}
+
+// WriterStats returns how long the single writer connection has been held
+// and how many turns it was taken, and how many group commits committed
+// how many InTx calls; ok is false for a database without one writer.
+func (db *DB) WriterStats() (busy time.Duration, turns, groups, grouped uint64, ok bool) {
+	if db.writerStats == nil {
+		return 0, 0, 0, 0, false
+	}
+	busy, turns = db.writerStats()
+	return busy, turns, db.groups.Load(), db.grouped.Load(), true
 }
 
 // auditFolder runs at most one background fold at a time; a fold asked
@@ -100,10 +136,13 @@ func New(db *sql.DB, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: migrations: %w", err)
 	}
-	d := &DB{sqlDB: db, readDB: cfg.ReadDB, dialect: cfg.Dialect, goose: p, onClose: cfg.OnClose}
+	d := &DB{sqlDB: db, readDB: cfg.ReadDB, dialect: cfg.Dialect, goose: p, onClose: cfg.OnClose, writerStats: cfg.WriterStats}
 	d.queries = queries{db: d, ex: db}
 	if cfg.ReadDB != nil {
 		d.ex = splitExecer{read: cfg.ReadDB, write: db}
+	}
+	if cfg.GroupCommit {
+		d.group = newGroupCommitter(d)
 	}
 	return d, nil
 }
@@ -129,12 +168,16 @@ func (db *DB) Statements() uint64 { return db.statements.Load() }
 // InTx runs fn in one transaction: it commits if fn returns nil and rolls
 // back if fn returns an error or panics (the panic continues). The Queries
 // given to fn must not be used after fn returns. Nested InTx is not
-// supported.
+// supported. With Config.GroupCommit, calls waiting for the writer share
+// one commit (groupCommitter), which changes nothing a caller can see.
 func (db *DB) InTx(ctx context.Context, fn func(q store.Queries) error) error {
 	return db.inTx(ctx, func(q *queries) error { return fn(q) })
 }
 
 func (db *DB) inTx(ctx context.Context, fn func(q *queries) error) error {
+	if db.group != nil {
+		return db.group.run(ctx, fn)
+	}
 	tx, err := db.sqlDB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -147,8 +190,11 @@ func (db *DB) inTx(ctx context.Context, fn func(q *queries) error) error {
 			panic(p)
 		}
 	}()
-	q := &queries{db: db, ex: tx, tx: tx, audit: &txAudit{}}
+	q := &queries{db: db, ex: tx, tx: tx, audit: &txAudit{}, pre: &preCommits{}}
 	err = fn(q)
+	if err == nil {
+		err = q.pre.run(ctx, tx)
+	}
 	if err == nil {
 		err = q.flushAuditHead(ctx)
 	}
@@ -198,6 +244,9 @@ func (db *DB) Close() error {
 	db.folder.closed = true
 	db.folder.mu.Unlock()
 	db.folder.wg.Wait()
+	if db.group != nil {
+		db.group.close()
+	}
 	err := db.sqlDB.Close()
 	if db.readDB != nil {
 		err = errors.Join(err, db.readDB.Close())

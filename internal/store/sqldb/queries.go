@@ -25,6 +25,20 @@ type queries struct {
 	tx *sql.Tx
 	// audit is the transaction's audit chain state (nil outside InTx).
 	audit *txAudit
+	// detached: statements run without their context's cancellation (in
+	// a group commit, where interrupting one would abort the group).
+	detached bool
+	// pre is what the transaction writes just before it commits (nil
+	// outside InTx).
+	pre *preCommits
+}
+
+// stmtCtx is the context a statement runs with.
+func (q *queries) stmtCtx(ctx context.Context) context.Context {
+	if q.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 var _ store.Queries = (*queries)(nil)
@@ -54,17 +68,17 @@ func (q *queries) atomic(ctx context.Context, fn func(q *queries) error) error {
 
 func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	q.db.statements.Add(1)
-	return q.ex.ExecContext(ctx, q.rebind(query), args...)
+	return q.ex.ExecContext(q.stmtCtx(ctx), q.rebind(query), args...)
 }
 
 func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	q.db.statements.Add(1)
-	return q.ex.QueryContext(ctx, q.rebind(query), args...)
+	return q.ex.QueryContext(q.stmtCtx(ctx), q.rebind(query), args...)
 }
 
 func (q *queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	q.db.statements.Add(1)
-	return q.ex.QueryRowContext(ctx, q.rebind(query), args...)
+	return q.ex.QueryRowContext(q.stmtCtx(ctx), q.rebind(query), args...)
 }
 
 // execN runs an UPDATE and returns the number of rows it changed.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"reflect"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // serialConnector gives database/sql as many connections as it asks for,
@@ -27,6 +29,12 @@ import (
 type serialConnector struct {
 	inner driver.Connector
 	turn  chan struct{}
+
+	// took is when the holder took the turn (written by the holder only);
+	// busy sums the time the turn was held and turns counts them.
+	took  time.Time
+	busy  atomic.Int64
+	turns atomic.Uint64
 
 	mu   sync.Mutex
 	real innerConn
@@ -77,13 +85,27 @@ func (s *serialConnector) acquire(ctx context.Context) error {
 	}
 	select {
 	case s.turn <- struct{}{}:
+		s.took = stopwatch()
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-func (s *serialConnector) release() { <-s.turn }
+func (s *serialConnector) release() {
+	s.busy.Add(int64(stopwatch().Sub(s.took)))
+	s.turns.Add(1)
+	<-s.turn
+}
+
+// stats returns how long the writer was held in all, and how many times.
+func (s *serialConnector) stats() (time.Duration, uint64) {
+	return time.Duration(s.busy.Load()), s.turns.Load()
+}
+
+// stopwatch reads the monotonic clock to measure how long the writer is
+// held (a measurement, not a time the store acts on).
+func stopwatch() time.Time { return time.Now() } //nolint:forbidigo // elapsed-time measurement only
 
 // serialConn is one database/sql connection: a handle on the shared one.
 // database/sql uses a connection from one goroutine at a time, so inTx

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -80,7 +81,8 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 	// queue on the same connection. Both pools keep each connection's
 	// prepared statements (cachingConnector): modernc would otherwise parse
 	// every statement again on every call.
-	db := sql.OpenDB(newSerialConnector(&cachingConnector{dsn: DSN(path), drv: &sqlite.Driver{}}))
+	writer := newSerialConnector(&cachingConnector{dsn: DSN(path), drv: &sqlite.Driver{}})
+	db := sql.OpenDB(writer)
 	// Handles on the one connection: enough that goroutines wait in the
 	// connector's FIFO rather than in database/sql's pool.
 	db.SetMaxOpenConns(writerHandles)
@@ -92,14 +94,14 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 	// and closing them under load.
 	readDB.SetMaxOpenConns(8)
 	readDB.SetMaxIdleConns(8)
-	st, err := open(ctx, db, readDB)
+	st, err := open(ctx, db, readDB, writer.stats)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open sqlite %s: %w", path, err), db.Close(), readDB.Close())
 	}
 	return st, nil
 }
 
-func open(ctx context.Context, db, readDB *sql.DB) (*sqldb.DB, error) {
+func open(ctx context.Context, db, readDB *sql.DB, writerStats func() (time.Duration, uint64)) (*sqldb.DB, error) {
 	if err := db.PingContext(ctx); err != nil {
 		return nil, err
 	}
@@ -107,7 +109,7 @@ func open(ctx context.Context, db, readDB *sql.DB) (*sqldb.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqldb.New(db, sqldb.Config{Dialect: dialect(), Migrations: migrations, ReadDB: readDB})
+	st, err := sqldb.New(db, sqldb.Config{Dialect: dialect(), Migrations: migrations, ReadDB: readDB, GroupCommit: true, WriterStats: writerStats})
 	if err != nil {
 		return nil, err
 	}

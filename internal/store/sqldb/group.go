@@ -1,0 +1,207 @@
+package sqldb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// maxGroup bounds how many transactions one group commit holds, so that a
+// long queue is committed in steps and the first callers are answered.
+const maxGroup = 64
+
+// groupCommitter runs the InTx calls of a database with one writer (SQLite)
+// as group commits: the calls waiting when the writer comes free run one
+// after another inside a single database transaction, each in a savepoint
+// of its own, and are committed together.
+//
+// To each caller this is the same as a transaction of its own, run alone:
+// the calls run in arrival order, each sees what the ones before it wrote,
+// a call whose fn fails (or panics) is rolled back to its savepoint and
+// leaves nothing, and InTx returns only once the commit that holds the
+// call's writes is durable, or with an error when it failed, in which case
+// none of the group's writes survive. What is saved is the work of a
+// commit (SQLite writes each page that changed to the WAL once per commit,
+// and the pages that many transactions touch, such as the tails of the
+// tables and of their indexes and the audit chain's head, once per group)
+// and the turns on the writer.
+//
+// Only callers already waiting are grouped: one arriving at an idle writer
+// runs at once, alone. The transaction runs on a goroutine of its own;
+// fn's context keeps its values but not its cancellation once fn has
+// started (a statement interrupted by a cancelled context would abort the
+// whole group's transaction on SQLite). A call whose context is done
+// before its turn does not run and returns the context's error.
+type groupCommitter struct {
+	db *DB
+	in chan *groupCall
+
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// groupCall is one InTx call waiting for its group.
+type groupCall struct {
+	ctx  context.Context
+	fn   func(q *queries) error
+	done chan struct{}
+	err  error
+	// panicked and panicVal carry a panic of fn back to the caller's
+	// goroutine.
+	panicked bool
+	panicVal any
+}
+
+func newGroupCommitter(db *DB) *groupCommitter {
+	g := &groupCommitter{db: db, in: make(chan *groupCall, 4*maxGroup)}
+	g.wg.Add(1)
+	go g.loop()
+	return g
+}
+
+// queued returns how many calls wait for a group.
+func (g *groupCommitter) queued() int { return len(g.in) }
+
+// run queues fn and waits for the group that commits it.
+func (g *groupCommitter) run(ctx context.Context, fn func(q *queries) error) error {
+	c := &groupCall{ctx: ctx, fn: fn, done: make(chan struct{})}
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return errors.New("sqldb: the store is closed")
+	}
+	// Sent under the lock so that close cannot close the channel under a
+	// send; the channel is buffered and drained by the loop, so a full
+	// buffer only waits for the group being committed.
+	g.in <- c
+	g.mu.Unlock()
+	<-c.done
+	if c.panicked {
+		panic(c.panicVal)
+	}
+	return c.err
+}
+
+// close stops taking calls, lets the loop finish the queued ones and waits
+// for it.
+func (g *groupCommitter) close() {
+	g.mu.Lock()
+	if !g.closed {
+		g.closed = true
+		close(g.in)
+	}
+	g.mu.Unlock()
+	g.wg.Wait()
+}
+
+func (g *groupCommitter) loop() {
+	defer g.wg.Done()
+	var pending []*groupCall
+	for {
+		if len(pending) == 0 {
+			c, ok := <-g.in
+			if !ok {
+				return
+			}
+			pending = append(pending, c)
+		}
+	fill:
+		for len(pending) < maxGroup {
+			select {
+			case c, ok := <-g.in:
+				if !ok {
+					break fill
+				}
+				pending = append(pending, c)
+			default:
+				break fill
+			}
+		}
+		pending = g.commit(pending)
+	}
+}
+
+// commit runs calls as one transaction and answers each of them. When the
+// transaction itself breaks (BEGIN, a savepoint or COMMIT fails) the calls
+// that ran get the error and the ones that did not are returned, to run in
+// the next group.
+func (g *groupCommitter) commit(calls []*groupCall) (notRun []*groupCall) {
+	ctx := context.WithoutCancel(calls[0].ctx)
+	db := g.db
+	answer := func(cs []*groupCall, err error) {
+		for _, c := range cs {
+			if err != nil && c.err == nil && !c.panicked {
+				c.err = err
+			}
+			close(c.done)
+		}
+	}
+	tx, err := db.sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		answer(calls, fmt.Errorf("begin: %w", err))
+		return nil
+	}
+	q := &queries{db: db, ex: tx, tx: tx, audit: &txAudit{}, detached: true, pre: &preCommits{}}
+	var ran []*groupCall
+	fail := func(err error) []*groupCall {
+		// Rolling back frees the writer; its own error adds nothing to
+		// err, which every caller that ran gets.
+		_ = tx.Rollback() //nolint:errcheck // see above
+		answer(ran, err)
+		return calls[len(ran):]
+	}
+	for _, c := range calls {
+		if err := c.ctx.Err(); err != nil {
+			c.err = err
+			ran = append(ran, c)
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT sesame_call"); err != nil {
+			return fail(fmt.Errorf("savepoint: %w", err))
+		}
+		saved, savedPre := *q.audit, q.pre.mark()
+		ran = append(ran, c)
+		c.call(q)
+		release := "RELEASE sesame_call"
+		if c.err != nil || c.panicked {
+			*q.audit = saved
+			q.pre.rollback(savedPre)
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO sesame_call"); err != nil {
+				return fail(fmt.Errorf("rollback to savepoint: %w", err))
+			}
+		}
+		if _, err := tx.ExecContext(ctx, release); err != nil {
+			return fail(fmt.Errorf("release savepoint: %w", err))
+		}
+	}
+	if err := q.pre.run(ctx, tx); err != nil {
+		return fail(err)
+	}
+	if err := q.flushAuditHead(ctx); err != nil {
+		return fail(err)
+	}
+	if err := tx.Commit(); err != nil {
+		answer(ran, fmt.Errorf("commit: %w", err))
+		return nil
+	}
+	if q.audit.deferred {
+		db.kickFold()
+	}
+	db.groups.Add(1)
+	db.grouped.Add(uint64(len(ran)))
+	answer(ran, nil)
+	return nil
+}
+
+// call runs c.fn on q with c's context values, catching a panic for the
+// caller's goroutine.
+func (c *groupCall) call(q *queries) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.panicked, c.panicVal = true, p
+		}
+	}()
+	c.err = c.fn(q)
+}

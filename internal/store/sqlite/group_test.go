@@ -1,0 +1,202 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sesame-access/sesame/internal/access"
+	"github.com/sesame-access/sesame/internal/store"
+	"github.com/sesame-access/sesame/internal/store/sqldb"
+	"github.com/sesame-access/sesame/internal/store/sqlite"
+)
+
+// recorder is a PreCommitter that writes its items to a table, and
+// remembers how many PreCommit calls wrote how many items.
+type recorder struct {
+	mu    sync.Mutex
+	calls []int
+}
+
+func (r *recorder) PreCommit(ctx context.Context, tx *sql.Tx, items []any) error {
+	for _, it := range items {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO precommit_items (v) VALUES (?)`, it); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.calls = append(r.calls, len(items))
+	r.mu.Unlock()
+	return nil
+}
+
+// TestGroupCommitIsolatesCalls runs InTx calls that queue behind a held
+// transaction, so that they commit as one group, and checks that each
+// still behaves as a transaction of its own: a call that fails or panics
+// leaves none of its writes, audit events or pre-commit items, the others
+// keep all of theirs, the audit chain stays whole, and a call whose
+// context ended before its turn does not run.
+func TestGroupCommitIsolatesCalls(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := sqlite.OpenTest(t)
+	_, err := st.SQL().ExecContext(ctx, `CREATE TABLE precommit_items (v TEXT NOT NULL)`)
+	require.NoError(t, err)
+	rec := &recorder{}
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+
+	// The first call holds the writer until every other call is queued.
+	release := make(chan struct{})
+	holding := make(chan struct{})
+	holderDone := make(chan error, 1)
+	go func() {
+		holderDone <- st.InTx(ctx, func(q store.Queries) error {
+			close(holding)
+			<-release
+			return q.AppUpsert(ctx, &access.App{ID: "holder", Source: access.SourceConfig, CreatedAt: now, UpdatedAt: now})
+		})
+	}()
+	<-holding
+	_, _, groups0, grouped0, ok := st.WriterStats()
+	require.True(t, ok)
+
+	const n = 30
+	errBoom := errors.New("boom")
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	var ranCancelled bool
+	results := make([]error, n)
+	panics := make([]any, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		callCtx := ctx
+		if i == 5 {
+			callCtx = cancelled
+		}
+		wg.Go(func() {
+			defer func() { panics[i] = recover() }()
+			results[i] = st.InTx(callCtx, func(q store.Queries) error {
+				if i == 5 {
+					ranCancelled = true
+				}
+				id := fmt.Sprintf("app%02d", i)
+				if err := q.AppUpsert(ctx, &access.App{ID: id, Source: access.SourceConfig, CreatedAt: now, UpdatedAt: now}); err != nil {
+					return err
+				}
+				if err := q.EventAppend(ctx, &access.Event{ID: "evt-" + id, Time: now, ActorID: "test", Action: "app.created",
+					SubjectType: "app", SubjectID: id}); err != nil {
+					return err
+				}
+				if !sqldb.AddPreCommit(q, rec, id) {
+					return errors.New("AddPreCommit refused a transaction's Queries")
+				}
+				switch i % 7 {
+				case 3:
+					return errBoom
+				case 6:
+					panic("panic in " + id)
+				}
+				return nil
+			})
+		})
+	}
+	// Every call queues behind the holder before it lets go.
+	require.Eventually(t, func() bool { return st.GroupQueued() == n }, 10*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	require.NoError(t, <-holderDone)
+
+	var want []string
+	for i := range n {
+		id := fmt.Sprintf("app%02d", i)
+		_, err := st.AppGetByID(ctx, id)
+		switch {
+		case i == 5:
+			require.ErrorIs(t, results[i], context.Canceled)
+			require.Nil(t, panics[i])
+			require.ErrorIs(t, err, store.ErrNotFound)
+		case i%7 == 3:
+			require.ErrorIs(t, results[i], errBoom, id)
+			require.ErrorIs(t, err, store.ErrNotFound, "a failed call leaves nothing: %s", id)
+		case i%7 == 6:
+			require.Equal(t, "panic in "+id, panics[i], "the panic reaches the caller")
+			require.ErrorIs(t, err, store.ErrNotFound, "a panicking call leaves nothing: %s", id)
+		default:
+			require.NoError(t, results[i], id)
+			require.Nil(t, panics[i])
+			require.NoError(t, err, id)
+			want = append(want, id)
+		}
+	}
+	require.False(t, ranCancelled, "a call whose context ended before its turn must not run")
+
+	// Pre-commit items: exactly the successful calls', written in fewer
+	// PreCommit calls than there were InTx calls.
+	rows, err := st.SQL().QueryContext(ctx, `SELECT v FROM precommit_items ORDER BY v`)
+	require.NoError(t, err)
+	var got []string
+	for rows.Next() {
+		var v string
+		require.NoError(t, rows.Scan(&v))
+		got = append(got, v)
+	}
+	require.NoError(t, rows.Err())
+	require.NoError(t, rows.Close())
+	require.Equal(t, want, got)
+	rec.mu.Lock()
+	require.Less(t, len(rec.calls), len(want), "the queued calls should have shared commits")
+	rec.mu.Unlock()
+
+	// The audit chain holds the successful calls' events, whole.
+	evs, err := st.EventListAfter(ctx, 0, 1000)
+	require.NoError(t, err)
+	var v access.ChainVerifier
+	var ids []string
+	for _, e := range evs {
+		require.NoError(t, v.Next(e))
+		ids = append(ids, e.SubjectID)
+	}
+	require.ElementsMatch(t, want, ids)
+
+	_, _, groups1, grouped1, _ := st.WriterStats()
+	require.Less(t, groups1-groups0, grouped1-grouped0, "some group commit held several calls")
+}
+
+// TestGroupCommitFailureFailsTheGroup: when the group's transaction cannot
+// commit (here a pre-commit write fails), every call in it gets the error
+// and none of their writes survive.
+func TestGroupCommitFailureFailsTheGroup(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := sqlite.OpenTest(t)
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	bad := failingPreCommitter{}
+	err := st.InTx(ctx, func(q store.Queries) error {
+		if err := q.AppUpsert(ctx, &access.App{ID: "doomed", Source: access.SourceConfig, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		require.True(t, sqldb.AddPreCommit(q, bad, "x"))
+		return nil
+	})
+	require.ErrorContains(t, err, "before commit")
+	_, err = st.AppGetByID(ctx, "doomed")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	// The store still works afterwards.
+	require.NoError(t, st.InTx(ctx, func(q store.Queries) error {
+		return q.AppUpsert(ctx, &access.App{ID: "fine", Source: access.SourceConfig, CreatedAt: now, UpdatedAt: now})
+	}))
+	_, err = st.AppGetByID(ctx, "fine")
+	require.NoError(t, err)
+}
+
+type failingPreCommitter struct{}
+
+func (failingPreCommitter) PreCommit(context.Context, *sql.Tx, []any) error {
+	return errors.New("pre-commit failed")
+}
