@@ -87,6 +87,7 @@ type Queue struct {
 	stopSubs     func()
 	integrations integrationsSlot
 	findings     findingsHolder
+	coalesce     coalescer
 }
 
 var (
@@ -115,7 +116,9 @@ func newQueue(cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Queue{svc: cfg.Service, clock: cfg.Clock, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), metrics: m, cfg: cfg}, nil
+	q := &Queue{svc: cfg.Service, clock: cfg.Clock, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), metrics: m, cfg: cfg}
+	q.coalesce.insert = func(ctx context.Context, b workflow.Batch) error { return q.insertMany(ctx, q.params(b)) }
+	return q, nil
 }
 
 // NewSQLite builds a queue on SQLite. db must be the store's writer
@@ -334,12 +337,13 @@ func (q *Queue) params(b workflow.Batch) []river.InsertManyParams {
 	return ps
 }
 
-// Enqueue implements workflow.Enqueuer: one River insert of the batch.
+// Enqueue implements workflow.Enqueuer: one River insert of the batch,
+// shared with the Enqueue calls made at the same time (coalescer).
 func (q *Queue) Enqueue(ctx context.Context, b workflow.Batch) error {
 	if b.Empty() {
 		return nil
 	}
-	return q.insertMany(ctx, q.params(b))
+	return q.coalesce.enqueue(ctx, b)
 }
 
 // maxDeliverIDs bounds the notifications of one delivery job.
@@ -372,13 +376,7 @@ func (q *Queue) PreCommit(ctx context.Context, tx *sql.Tx, items []any) error {
 		if !ok {
 			return fmt.Errorf("jobs: pre-commit item %T is not a workflow.Batch", it)
 		}
-		all.Provision = append(all.Provision, b.Provision...)
-		all.Revoke = append(all.Revoke, b.Revoke...)
-		all.RevokeDue = append(all.RevokeDue, b.RevokeDue...)
-		all.Deliver = append(all.Deliver, b.Deliver...)
-		all.TimeOut = append(all.TimeOut, b.TimeOut...)
-		all.Remind = append(all.Remind, b.Remind...)
-		all.ExtendTarget = append(all.ExtendTarget, b.ExtendTarget...)
+		all = mergeBatch(all, b)
 	}
 	if all.Empty() {
 		return nil
