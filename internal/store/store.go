@@ -71,6 +71,10 @@ type Queries interface {
 	UserGetByID(ctx context.Context, id string) (*access.User, error)
 	UserGetByEmail(ctx context.Context, email string) (*access.User, error)
 	UserGetBySlackID(ctx context.Context, slackUserID string) (*access.User, error)
+	// UserListByIDs returns the users with ids (active or offboarded),
+	// ordered by ID, in one query for up to 1,000 distinct IDs. A repeated
+	// ID gives one user; an ID no user has is left out, not an error.
+	UserListByIDs(ctx context.Context, ids []string) ([]*access.User, error)
 	// UserList returns users ordered by email.
 	UserList(ctx context.Context, p UserListParams) ([]*access.User, string, error)
 	// UserListByGroup returns active and offboarded members of group.

@@ -97,6 +97,28 @@ func (q *queries) UserGetBySlackID(ctx context.Context, slackUserID string) (*ac
 	return q.userBy(ctx, "slack_user_id", slackUserID)
 }
 
+// UserListByIDs returns the users with ids, ordered by ID, leaving out IDs
+// no user has. It runs one query per idsPerQuery distinct IDs.
+func (q *queries) UserListByIDs(ctx context.Context, ids []string) ([]*access.User, error) {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	var out []*access.User
+	// Sorted chunks of sorted IDs keep the whole result in ID order.
+	for chunk := range slices.Chunk(ids, idsPerQuery) {
+		var w where
+		inPadded(&w, "id", chunk)
+		rows, err := q.query(ctx, `SELECT `+userCols+` FROM users`+w.String()+` ORDER BY id`, w.args...)
+		if err != nil {
+			return nil, fmt.Errorf("list users by id: %w", err)
+		}
+		users, err := collect(rows, scanUser)
+		if err != nil {
+			return nil, fmt.Errorf("list users by id: %w", err)
+		}
+		out = append(out, users...)
+	}
+	return out, nil
+}
+
 // UserList returns users ordered by email, filtered by status and group.
 func (q *queries) UserList(ctx context.Context, p store.UserListParams) ([]*access.User, string, error) {
 	after, err := decodeCursor(p.Cursor)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -98,6 +99,50 @@ func testUsers(t *testing.T, open Opener) {
 		// Unlinked users are many.
 		require.NoError(t, b.st.UserUpsert(b.ctx, b.user(3, func(u *access.User) { u.SlackUserID = "" })))
 		require.NoError(t, b.st.UserUpsert(b.ctx, b.user(4, func(u *access.User) { u.SlackUserID = "" })))
+	})
+	t.Run("ListByIDs", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		var stored []*access.User
+		for _, n := range []int{1, 3, 700, 1400} {
+			u := b.user(n, func(u *access.User) {
+				if n == 3 {
+					u.Status = access.UserOffboarded
+				}
+			})
+			require.NoError(t, b.st.UserUpsert(b.ctx, u))
+			stored = append(stored, wantUser(u))
+		}
+		got, err := b.st.UserListByIDs(b.ctx, nil)
+		require.NoError(t, err)
+		require.Empty(t, got)
+
+		got, err = b.st.UserListByIDs(b.ctx, []string{"usr_0003", "usr_0404", "usr_0001", "usr_0003", ""})
+		require.NoError(t, err)
+		require.Equal(t, stored[:2], got, "by ID, once each, offboarded too, unknown IDs left out")
+
+		got, err = b.st.UserListByIDs(b.ctx, []string{"usr_0404"})
+		require.NoError(t, err)
+		require.Empty(t, got)
+
+		// More IDs than one query takes, in reverse order.
+		var many []string
+		for n := 1500; n >= 1; n-- {
+			many = append(many, fmt.Sprintf("usr_%04d", n))
+		}
+		got, err = b.st.UserListByIDs(b.ctx, many)
+		require.NoError(t, err)
+		require.Equal(t, stored, got)
+		// Every length up to a few past a power of two.
+		for n := 1; n <= 18; n++ {
+			got, err = b.st.UserListByIDs(b.ctx, many[len(many)-n:])
+			require.NoError(t, err)
+			want := []string{"usr_0001", "usr_0003"}
+			if n < 3 {
+				want = want[:1]
+			}
+			require.Equal(t, want, ids(got, userID), n)
+		}
 	})
 	t.Run("ListByGroup", func(t *testing.T) {
 		t.Parallel()

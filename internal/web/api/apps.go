@@ -74,10 +74,8 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, _ *principal)
 		return fmt.Errorf("list apps: %w", err)
 	}
 	us := newUsers(h.st)
-	for _, a := range apps {
-		if err := us.load(r.Context(), a.Owners...); err != nil {
-			return err
-		}
+	if err := us.load(r.Context(), userIDs(apps, func(a *access.App) []string { return a.Owners })...); err != nil {
+		return err
 	}
 	out := page[appJSON]{Items: make([]appJSON, 0, len(apps)), NextCursor: next}
 	for _, a := range apps {
@@ -124,10 +122,8 @@ func (h *handler) listEntitlements(w http.ResponseWriter, r *http.Request, _ *pr
 		return fmt.Errorf("list entitlements: %w", err)
 	}
 	us := newUsers(h.st)
-	for _, e := range ents {
-		if err := us.load(r.Context(), e.Owners...); err != nil {
-			return err
-		}
+	if err := us.load(r.Context(), userIDs(ents, func(e *access.Entitlement) []string { return e.Owners })...); err != nil {
+		return err
 	}
 	out := page[entitlementJSON]{Items: make([]entitlementJSON, 0, len(ents))}
 	for _, e := range ents {

@@ -152,10 +152,8 @@ func (h *handler) listAudit(w http.ResponseWriter, r *http.Request, p *principal
 		return fmt.Errorf("list events: %w", err)
 	}
 	us := newUsers(h.st)
-	for _, e := range evs {
-		if err := us.load(r.Context(), e.ActorID); err != nil {
-			return err
-		}
+	if err := us.load(r.Context(), userIDs(evs, func(e *access.Event) []string { return []string{e.ActorID} })...); err != nil {
+		return err
 	}
 	out.NextCursor = next
 	for _, e := range evs {

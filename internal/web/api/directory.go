@@ -169,10 +169,8 @@ func (h *handler) getGroup(w http.ResponseWriter, r *http.Request, p *principal)
 	for _, u := range list {
 		us.seen[u.ID] = u
 	}
-	for _, u := range list {
-		if err := us.load(r.Context(), u.ManagerID); err != nil {
-			return err
-		}
+	if err := us.load(r.Context(), userIDs(list, func(u *access.User) []string { return []string{u.ManagerID} })...); err != nil {
+		return err
 	}
 	out := groupDetailJSON{Group: *g, MemberPage: page[userJSON]{Items: make([]userJSON, 0, len(list)), NextCursor: next}}
 	for _, u := range list {

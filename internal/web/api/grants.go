@@ -158,10 +158,8 @@ func (h *handler) listGrants(w http.ResponseWriter, r *http.Request, p *principa
 		return fmt.Errorf("list grants: %w", err)
 	}
 	us := newUsers(h.st)
-	for _, g := range grants {
-		if err := us.load(ctx, g.UserID); err != nil {
-			return err
-		}
+	if err := us.load(ctx, userIDs(grants, func(g *access.Grant) []string { return []string{g.UserID} })...); err != nil {
+		return err
 	}
 	out.NextCursor = next
 	for _, g := range grants {

@@ -145,10 +145,8 @@ func (h *handler) listPolicyChanges(w http.ResponseWriter, r *http.Request, p *p
 		return fmt.Errorf("list policy changes: %w", err)
 	}
 	us := newUsers(h.st)
-	for _, c := range changes {
-		if err := us.load(r.Context(), c.ProposedBy, c.DecidedBy); err != nil {
-			return err
-		}
+	if err := us.load(r.Context(), userIDs(changes, func(c *policy.Change) []string { return []string{c.ProposedBy, c.DecidedBy} })...); err != nil {
+		return err
 	}
 	out := page[policyChangeJSON]{Items: make([]policyChangeJSON, 0, len(changes)), NextCursor: next}
 	for _, c := range changes {

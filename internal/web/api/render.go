@@ -64,29 +64,34 @@ type users struct {
 
 func newUsers(q store.Queries) *users { return &users{q: q, seen: map[string]*access.User{}} }
 
-// load fetches the users with ids not loaded yet. Unknown IDs (and the
-// system actor) render with the ID alone.
+// load fetches the users with ids not loaded yet, in one query. Unknown
+// IDs (and the system actor) render with the ID alone.
 func (u *users) load(ctx context.Context, ids ...string) error {
+	var missing []string
 	for _, id := range ids {
-		if id == "" {
-			continue
-		}
-		if _, ok := u.seen[id]; ok {
+		if _, ok := u.seen[id]; ok || id == "" {
 			continue
 		}
 		if id == access.SystemActor {
 			u.seen[id] = &access.User{ID: id, Name: "Sesame"}
 			continue
 		}
-		usr, err := u.q.UserGetByID(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
+		missing = append(missing, id)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	found, err := u.q.UserListByIDs(ctx, missing)
+	if err != nil {
+		return fmt.Errorf("load users: %w", err)
+	}
+	for _, usr := range found {
+		u.seen[usr.ID] = usr
+	}
+	for _, id := range missing {
+		if _, ok := u.seen[id]; !ok {
 			u.seen[id] = &access.User{ID: id}
-			continue
 		}
-		if err != nil {
-			return fmt.Errorf("load user %s: %w", id, err)
-		}
-		u.seen[id] = usr
 	}
 	return nil
 }
@@ -140,4 +145,14 @@ func notFound(err error, kind, id string) error {
 		return access.Errorf(access.CodeNotFound, "%s %s not found", kind, id)
 	}
 	return fmt.Errorf("load %s: %w", kind, err)
+}
+
+// userIDs returns the user IDs that ids finds in each item, for one
+// users.load of a whole page.
+func userIDs[T any](items []T, ids func(T) []string) []string {
+	var out []string
+	for _, it := range items {
+		out = append(out, ids(it)...)
+	}
+	return out
 }

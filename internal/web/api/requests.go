@@ -193,10 +193,10 @@ func (h *handler) listRequests(w http.ResponseWriter, r *http.Request, p *princi
 		return fmt.Errorf("list requests: %w", err)
 	}
 	us := newUsers(h.st)
-	for _, req := range reqs {
-		if err := us.load(ctx, append([]string{req.RequesterID}, req.Approvers()...)...); err != nil {
-			return err
-		}
+	if err := us.load(ctx, userIDs(reqs, func(req *access.Request) []string {
+		return append([]string{req.RequesterID}, req.Approvers()...)
+	})...); err != nil {
+		return err
 	}
 	out.NextCursor = next
 	for _, req := range reqs {

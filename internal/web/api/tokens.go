@@ -62,10 +62,8 @@ func (h *handler) listTokens(w http.ResponseWriter, r *http.Request, p *principa
 		return err
 	}
 	us := newUsers(h.st)
-	for _, t := range ts {
-		if err := us.load(ctx, t.UserID); err != nil {
-			return err
-		}
+	if err := us.load(ctx, userIDs(ts, func(t *access.Token) []string { return []string{t.UserID} })...); err != nil {
+		return err
 	}
 	out := page[tokenJSON]{Items: make([]tokenJSON, 0, len(ts))}
 	for _, t := range ts {

@@ -67,6 +67,9 @@ func (h *Handler) grants(c *Ctx, w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v.Grants, v.Next = list, next
+	if err := c.preloadRows(nil, list); err != nil {
+		return err
+	}
 	return c.Render(w, http.StatusOK, "access", v)
 }
 

@@ -96,6 +96,9 @@ func (h *Handler) appPage(c *Ctx, w http.ResponseWriter, app *access.App, health
 			return err
 		}
 		v.Grants = grants
+		if err := c.preloadRows(nil, grants); err != nil {
+			return err
+		}
 	}
 	return c.Render(w, http.StatusOK, "app", v)
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/store"
@@ -36,6 +37,9 @@ func (h *Handler) home(c *Ctx, w http.ResponseWriter, r *http.Request) error {
 	grants, _, err := h.st.GrantList(ctx, store.GrantListParams{Page: store.Page{Limit: 100}, UserID: c.User.ID,
 		States: []access.GrantState{access.GrantActive, access.GrantPending, access.GrantProvisioning}})
 	if err != nil {
+		return err
+	}
+	if err := c.preloadRows(slices.Concat(mine, waiting), grants); err != nil {
 		return err
 	}
 	return c.Render(w, http.StatusOK, "home", homeView{Mine: mine, Waiting: waiting, Active: grants,

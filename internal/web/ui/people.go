@@ -60,5 +60,8 @@ func (h *Handler) person(c *Ctx, w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := c.preloadRows(reqs, grants); err != nil {
+		return err
+	}
 	return c.Render(w, http.StatusOK, "person", personView{U: u, Requests: reqs, Grants: grants})
 }

@@ -85,6 +85,9 @@ func (h *Handler) requests(c *Ctx, w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	v.Requests, v.Next = list, next
+	if err := c.preloadRows(list, nil); err != nil {
+		return err
+	}
 	return c.Render(w, http.StatusOK, "requests", v)
 }
 
@@ -351,6 +354,9 @@ func (h *Handler) remind(c *Ctx, w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) approvals(c *Ctx, w http.ResponseWriter, _ *http.Request) error {
 	list, err := h.waitingFor(c, 200)
 	if err != nil {
+		return err
+	}
+	if err := c.preloadRows(list, nil); err != nil {
 		return err
 	}
 	return c.Render(w, http.StatusOK, "approvals", list)

@@ -472,6 +472,38 @@ func (c *Ctx) Lookup(id string) *access.User {
 	return u
 }
 
+// preloadRows looks up, in one query, the requesters of reqs and the
+// holders of grants that c has not looked up yet, so that the Person calls
+// of a page's request and grant tables read c's cache.
+func (c *Ctx) preloadRows(reqs []*access.Request, grants []*access.Grant) error {
+	var missing []string
+	add := func(id string) {
+		if _, ok := c.users[id]; !ok && id != "" {
+			missing = append(missing, id)
+		}
+	}
+	for _, r := range reqs {
+		add(r.RequesterID)
+	}
+	for _, g := range grants {
+		add(g.UserID)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	found, err := c.h.st.UserListByIDs(c.R.Context(), missing)
+	if err != nil {
+		return fmt.Errorf("load people: %w", err)
+	}
+	for _, id := range missing {
+		c.users[id] = nil
+	}
+	for _, u := range found {
+		c.users[u.ID] = u
+	}
+	return nil
+}
+
 // Person returns a user's name (or the id when unknown).
 func (c *Ctx) Person(id string) string {
 	if id == "" {
