@@ -153,30 +153,29 @@ func scanDecision(s scanner) (access.Decision, error) {
 }
 
 // loadDecisions fills the Decisions of reqs, each ordered by creation time
-// then ID.
+// then ID, with one query per idsPerQuery requests (one for a page).
 func (q *queries) loadDecisions(ctx context.Context, reqs []*access.Request) error {
-	if len(reqs) == 0 {
-		return nil
-	}
 	byID := make(map[string]*access.Request, len(reqs))
 	ids := make([]string, 0, len(reqs))
 	for _, r := range reqs {
 		byID[r.ID] = r
 		ids = append(ids, r.ID)
 	}
-	var w where
-	in(&w, "request_id", ids)
-	rows, err := q.query(ctx, `SELECT `+decisionCols+` FROM decisions`+w.String()+` ORDER BY created_at, id`, w.args...)
-	if err != nil {
-		return fmt.Errorf("load decisions: %w", err)
-	}
-	ds, err := collect(rows, scanDecision)
-	if err != nil {
-		return fmt.Errorf("load decisions: %w", err)
-	}
-	for _, d := range ds {
-		r := byID[d.RequestID]
-		r.Decisions = append(r.Decisions, d)
+	for chunk := range slices.Chunk(ids, idsPerQuery) {
+		var w where
+		inPadded(&w, "request_id", chunk)
+		rows, err := q.query(ctx, `SELECT `+decisionCols+` FROM decisions`+w.String()+` ORDER BY created_at, id`, w.args...)
+		if err != nil {
+			return fmt.Errorf("load decisions: %w", err)
+		}
+		ds, err := collect(rows, scanDecision)
+		if err != nil {
+			return fmt.Errorf("load decisions: %w", err)
+		}
+		for _, d := range ds {
+			r := byID[d.RequestID]
+			r.Decisions = append(r.Decisions, d)
+		}
 	}
 	return nil
 }
