@@ -61,12 +61,56 @@ func (c timeCol) Scan(src any) error {
 }
 
 func (c timeCol) parse(s string) error {
+	if t, ok := parseTimeText(s); ok {
+		*c.dst = t
+		return nil
+	}
 	t, err := time.Parse(timeLayout, s)
 	if err != nil {
 		return fmt.Errorf("scan time: %w", err)
 	}
 	*c.dst = truncate(t)
 	return nil
+}
+
+// parseTimeText is time.Parse(timeLayout, s) without the generic layout
+// interpreter, for the valid times the store writes; ok is false for
+// anything else, which time.Parse then explains.
+func parseTimeText(s string) (t time.Time, ok bool) {
+	// 2006-01-02T15:04:05.000000Z
+	if len(s) != len(timeLayout) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+		s[16] != ':' || s[19] != '.' || s[26] != 'Z' {
+		return time.Time{}, false
+	}
+	ok = true
+	num := func(from, to int) int {
+		n := 0
+		for _, c := range []byte(s[from:to]) {
+			if c < '0' || c > '9' {
+				ok = false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, sec, usec := num(11, 13), num(14, 16), num(17, 19), num(20, 26)
+	if !ok || month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, usec*1000, time.UTC), true
+}
+
+// daysIn returns the number of days in month of year.
+func daysIn(month time.Month, year int) int {
+	if month == time.February {
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return 31 - int(month-1)%7%2
 }
 
 // jsonArg marshals v for a TEXT column (a nil slice or map is "null").
@@ -82,21 +126,50 @@ func jsonArg(v any) (string, error) {
 type jsonCol struct{ dst any }
 
 func (c jsonCol) Scan(src any) error {
-	var b []byte
+	var s string
 	switch v := src.(type) {
 	case nil:
 		return nil
 	case string:
-		b = []byte(v)
+		s = v
 	case []byte:
-		b = v
+		// A copy: a driver may reuse v, and what decodeFast returns
+		// shares s's memory.
+		s = string(v)
 	default:
 		return fmt.Errorf("scan json: unsupported %T", src)
 	}
-	if err := json.Unmarshal(b, c.dst); err != nil {
+	if c.decodeFast(s) {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(s), c.dst); err != nil {
 		return fmt.Errorf("scan json: %w", err)
 	}
 	return nil
+}
+
+// decodeFast decodes s into c.dst with the decoders of jsonfast.go when
+// there is one for c.dst's type and s is in the form it reads.
+func (c jsonCol) decodeFast(s string) bool {
+	var ok bool
+	switch dst := c.dst.(type) {
+	case *[]string:
+		var v []string
+		if v, ok = decodeStrings[string](s); ok {
+			*dst = v
+		}
+	case *[]access.Role:
+		var v []access.Role
+		if v, ok = decodeStrings[access.Role](s); ok {
+			*dst = v
+		}
+	case *[]access.Step:
+		var v []access.Step
+		if v, ok = decodeSteps(s); ok {
+			*dst = v
+		}
+	}
+	return ok
 }
 
 // rawArg stores raw JSON as given; empty is NULL.
