@@ -124,10 +124,19 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			}
 			fmt.Fprintf(stderr, "bench %s: job queue drained in %s\n", tg.name, waited.Round(time.Second))
 			fmt.Fprintf(stderr, "bench %s: API latency, %d clients for %s\n", tg.name, *apiClients, *apiFor)
+			busy0, turns0, groups0, grouped0, _ = st.WriterStats()
+			cpu0, _ = processCPU()
 			res, err := st.APILatency(ctx, *apiClients, *apiFor, *lifecycles)
 			if err != nil {
 				return fmt.Errorf("api latency: %w", err)
 			}
+			cpu1, _ = processCPU()
+			fmt.Fprintf(stderr, "bench %s: API run used %.2f cores", tg.name, float64(cpu1-cpu0)/float64(*apiFor))
+			if busy1, turns1, groups1, grouped1, _ := st.WriterStats(); wOK {
+				fmt.Fprintf(stderr, "; writer held %.0f%% of it, %d turns, %.1f calls per group commit", 100*float64(busy1-busy0)/float64(*apiFor),
+					turns1-turns0, float64(grouped1-grouped0)/float64(max(1, groups1-groups0)))
+			}
+			fmt.Fprintln(stderr)
 			fmt.Fprintf(stdout, "| %s | %.0f | %.0f | %.1f | %.1f | %s | %s / %s (%d calls) | %s / %s (%d calls) |\n", tg.name, ceil, lps, ceil/lps,
 				stmts, cpu, ms(res[0].P50), ms(res[0].P99), res[0].Calls, ms(res[1].P50), ms(res[1].P99), res[1].Calls)
 			return nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -81,7 +82,7 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 	// queue on the same connection. Both pools keep each connection's
 	// prepared statements (cachingConnector): modernc would otherwise parse
 	// every statement again on every call.
-	writer := newSerialConnector(&cachingConnector{dsn: DSN(path), drv: &sqlite.Driver{}})
+	writer := newSerialConnector(&cachingConnector{dsn: DSN(path) + writerPragmas, drv: &sqlite.Driver{}})
 	db := sql.OpenDB(writer)
 	// Handles on the one connection: enough that goroutines wait in the
 	// connector's FIFO rather than in database/sql's pool.
@@ -94,14 +95,19 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 	// and closing them under load.
 	readDB.SetMaxOpenConns(8)
 	readDB.SetMaxIdleConns(8)
-	st, err := open(ctx, db, readDB, writer.stats)
+	ckpt := startCheckpointer(path, checkpointEvery)
+	st, err := open(ctx, db, readDB, writer.stats, func() {
+		if err := ckpt.close(); err != nil {
+			slog.Default().Warn("sqlite: last WAL checkpoint failed", "err", err)
+		}
+	})
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("open sqlite %s: %w", path, err), db.Close(), readDB.Close())
+		return nil, errors.Join(fmt.Errorf("open sqlite %s: %w", path, err), db.Close(), readDB.Close(), ckpt.close())
 	}
 	return st, nil
 }
 
-func open(ctx context.Context, db, readDB *sql.DB, writerStats func() (time.Duration, uint64)) (*sqldb.DB, error) {
+func open(ctx context.Context, db, readDB *sql.DB, writerStats func() (time.Duration, uint64), onClose func()) (*sqldb.DB, error) {
 	if err := db.PingContext(ctx); err != nil {
 		return nil, err
 	}
@@ -109,7 +115,7 @@ func open(ctx context.Context, db, readDB *sql.DB, writerStats func() (time.Dura
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqldb.New(db, sqldb.Config{Dialect: dialect(), Migrations: migrations, ReadDB: readDB, GroupCommit: true, WriterStats: writerStats})
+	st, err := sqldb.New(db, sqldb.Config{Dialect: dialect(), Migrations: migrations, ReadDB: readDB, GroupCommit: true, WriterStats: writerStats, OnClose: onClose})
 	if err != nil {
 		return nil, err
 	}
