@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/sesame-access/sesame/internal/auth"
 	"github.com/sesame-access/sesame/internal/catalog"
 	"github.com/sesame-access/sesame/internal/clock"
 	"github.com/sesame-access/sesame/internal/config"
@@ -61,6 +62,8 @@ type Main struct {
 	Fake *fake.Backend
 
 	keyNote string
+	// tokenUses saves API tokens' last use (closed before the store).
+	tokenUses *auth.UseRecorder
 	// PolicyRefreshInterval is how often this process picks up policy
 	// changes applied by another replica (default 10s).
 	PolicyRefreshInterval time.Duration
@@ -267,8 +270,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 
+	m.tokenUses = auth.NewUseRecorder(m.db.store, log)
 	mux.Handle("/api/", api.New(api.Config{Service: m.svc, Store: m.db.store, Clock: m.Clock, Logger: log, BaseURL: cfg.Server.BaseURL,
-		Integrations: m.integrations, TwoPersonRule: cfg.Org.PolicyChanges.TwoPersonRule, Findings: m.findingsAPI(), AlertsChannel: cfg.Slack.AlertsChannel}))
+		TokenUses: m.tokenUses, Integrations: m.integrations, TwoPersonRule: cfg.Org.PolicyChanges.TwoPersonRule, Findings: m.findingsAPI(), AlertsChannel: cfg.Slack.AlertsChannel}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n") //nolint:errcheck // nothing to do if the client went away
@@ -360,6 +364,9 @@ func (m *Main) Close() error {
 		if err := m.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
+	}
+	if m.tokenUses != nil {
+		m.tokenUses.Close()
 	}
 	if m.stopRefresh != nil {
 		m.stopRefresh()

@@ -103,8 +103,9 @@ func CreateToken(ctx context.Context, q store.Queries, userID, name string, expi
 // Authenticate returns the user and token a secret belongs to. Unknown,
 // expired and revoked tokens, and tokens of unknown or offboarded users,
 // are one CodeUnauthorized error. It records the token's LastUsedAt at
-// most once per LastUsedResolution, in its own short transaction.
-func Authenticate(ctx context.Context, st store.Store, secret string, now time.Time) (*access.User, *access.Token, error) {
+// most once per LastUsedResolution: through uses, in the background, or
+// when uses is nil in its own short transaction before it returns.
+func Authenticate(ctx context.Context, st store.Store, uses *UseRecorder, secret string, now time.Time) (*access.User, *access.Token, error) {
 	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) > maxSecretLength {
 		return nil, nil, errUnauthorized()
 	}
@@ -130,7 +131,9 @@ func Authenticate(ctx context.Context, st store.Store, secret string, now time.T
 		return nil, nil, errUnauthorized()
 	}
 	if t.LastUsedAt.IsZero() || now.Sub(t.LastUsedAt) >= LastUsedResolution {
-		if err := touch(ctx, st, t.ID, now); err != nil {
+		if uses != nil {
+			uses.Note(t.ID, now)
+		} else if err := touch(ctx, st, t.ID, now); err != nil {
 			return nil, nil, err
 		}
 		t.LastUsedAt = now
@@ -142,21 +145,28 @@ func Authenticate(ctx context.Context, st store.Store, secret string, now time.T
 // a revocation committed since Authenticate read the token is not written
 // back as unrevoked.
 func touch(ctx context.Context, st store.Store, tokenID string, now time.Time) error {
-	err := st.InTx(ctx, func(q store.Queries) error {
-		t, err := q.TokenGetByID(ctx, tokenID)
-		if err != nil {
-			return err
-		}
-		if !t.RevokedAt.IsZero() || (!t.LastUsedAt.IsZero() && now.Sub(t.LastUsedAt) < LastUsedResolution) {
-			return nil
-		}
-		t.LastUsedAt = now
-		return q.TokenUpdate(ctx, t)
-	})
+	err := st.InTx(ctx, func(q store.Queries) error { return touchIn(ctx, q, tokenID, now) })
 	if err != nil {
 		return fmt.Errorf("record token use: %w", err)
 	}
 	return nil
+}
+
+// touchIn sets the token's LastUsedAt to now in q, unless it is revoked,
+// gone, or was used within LastUsedResolution.
+func touchIn(ctx context.Context, q store.Queries, tokenID string, now time.Time) error {
+	t, err := q.TokenGetByID(ctx, tokenID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !t.RevokedAt.IsZero() || (!t.LastUsedAt.IsZero() && now.Sub(t.LastUsedAt) < LastUsedResolution) {
+		return nil
+	}
+	t.LastUsedAt = now
+	return q.TokenUpdate(ctx, t)
 }
 
 // RevokeToken revokes token tokenID on behalf of actor, who must own it or

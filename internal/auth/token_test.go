@@ -71,7 +71,7 @@ func TestCreateAndAuthenticate(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, tok.Hash, stored.Hash)
 
-	u, got, err := auth.Authenticate(t.Context(), b.st, secret, b.now)
+	u, got, err := auth.Authenticate(t.Context(), b.st, nil, secret, b.now)
 	require.NoError(t, err)
 	require.Equal(t, b.alice.ID, u.ID)
 	require.Equal(t, tok.ID, got.ID)
@@ -83,7 +83,7 @@ func TestCreateAndAuthenticate(t *testing.T) {
 	require.NotContains(t, string(evs[0].After), tok.Hash, "the hash is not audited")
 
 	for _, bad := range []string{"", "ses_", secret + "x", strings.ToUpper(secret), "Bearer " + secret, auth.TokenPrefix + strings.Repeat("a", 500)} {
-		_, _, err := auth.Authenticate(t.Context(), b.st, bad, b.now)
+		_, _, err := auth.Authenticate(t.Context(), b.st, nil, bad, b.now)
 		requireUnauthorized(t, err)
 	}
 }
@@ -98,13 +98,13 @@ func TestLastUsedAtIsWrittenAtMostOncePerMinute(t *testing.T) {
 		return got.LastUsedAt
 	}
 	require.True(t, lastUsed().IsZero())
-	_, _, err := auth.Authenticate(t.Context(), b.st, secret, b.now)
+	_, _, err := auth.Authenticate(t.Context(), b.st, nil, secret, b.now)
 	require.NoError(t, err)
 	require.Equal(t, b.now, lastUsed())
-	_, _, err = auth.Authenticate(t.Context(), b.st, secret, b.now.Add(59*time.Second))
+	_, _, err = auth.Authenticate(t.Context(), b.st, nil, secret, b.now.Add(59*time.Second))
 	require.NoError(t, err)
 	require.Equal(t, b.now, lastUsed())
-	_, _, err = auth.Authenticate(t.Context(), b.st, secret, b.now.Add(61*time.Second))
+	_, _, err = auth.Authenticate(t.Context(), b.st, nil, secret, b.now.Add(61*time.Second))
 	require.NoError(t, err)
 	require.Equal(t, b.now.Add(61*time.Second), lastUsed())
 }
@@ -114,21 +114,21 @@ func TestRefusedTokens(t *testing.T) {
 	b := setup(t)
 
 	expiring, _ := b.create(t, b.alice.ID, b.now.Add(time.Hour))
-	_, _, err := auth.Authenticate(t.Context(), b.st, expiring, b.now.Add(59*time.Minute))
+	_, _, err := auth.Authenticate(t.Context(), b.st, nil, expiring, b.now.Add(59*time.Minute))
 	require.NoError(t, err)
-	_, _, err = auth.Authenticate(t.Context(), b.st, expiring, b.now.Add(time.Hour))
+	_, _, err = auth.Authenticate(t.Context(), b.st, nil, expiring, b.now.Add(time.Hour))
 	requireUnauthorized(t, err)
 
 	revoked, tok := b.create(t, b.alice.ID, time.Time{})
 	require.NoError(t, b.revoke(t, b.alice, tok.ID))
-	_, _, err = auth.Authenticate(t.Context(), b.st, revoked, b.now)
+	_, _, err = auth.Authenticate(t.Context(), b.st, nil, revoked, b.now)
 	requireUnauthorized(t, err)
 
 	offboarded, _ := b.create(t, b.alice.ID, time.Time{})
 	gone := *b.alice
 	gone.Status = access.UserOffboarded
 	require.NoError(t, b.st.UserUpsert(t.Context(), &gone))
-	_, _, err = auth.Authenticate(t.Context(), b.st, offboarded, b.now)
+	_, _, err = auth.Authenticate(t.Context(), b.st, nil, offboarded, b.now)
 	requireUnauthorized(t, err)
 }
 
@@ -183,4 +183,45 @@ func TestCreateTokenValidation(t *testing.T) {
 	ts, err := auth.ListTokens(t.Context(), b.st, b.alice.ID)
 	require.NoError(t, err)
 	require.Empty(t, ts)
+}
+
+// TestUseRecorderSavesInTheBackground: with a UseRecorder, Authenticate
+// does not write; the recorder saves the uses of many tokens, keeps the
+// latest use of each, never undoes a revocation, and Close waits for what
+// it still has to save.
+func TestUseRecorderSavesInTheBackground(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rec := auth.NewUseRecorder(b.st, nil)
+	var secrets []string
+	var toks []*access.Token
+	for range 20 {
+		s, tok := b.create(t, b.alice.ID, time.Time{})
+		secrets, toks = append(secrets, s), append(toks, tok)
+	}
+	for i, s := range secrets {
+		_, got, err := auth.Authenticate(t.Context(), b.st, rec, s, b.now.Add(time.Duration(i)*time.Second))
+		require.NoError(t, err)
+		require.Equal(t, b.now.Add(time.Duration(i)*time.Second), got.LastUsedAt, "the caller sees the use")
+	}
+	rec.Note(toks[0].ID, b.now.Add(-time.Hour)) // an older use does not win
+	require.NoError(t, b.revoke(t, b.alice, toks[1].ID))
+	rec.Note(toks[1].ID, b.now.Add(5*time.Minute))
+	rec.Close()
+	for i, tok := range toks {
+		got, err := b.st.TokenGetByID(t.Context(), tok.ID)
+		require.NoError(t, err)
+		if i == 1 {
+			// Saved before the revocation or skipped after it: either
+			// way the revocation stands.
+			require.False(t, got.RevokedAt.IsZero(), "the revocation stands")
+			continue
+		}
+		require.Equal(t, b.now.Add(time.Duration(i)*time.Second), got.LastUsedAt, "token %d", i)
+	}
+	// After Close, uses are dropped rather than saved by a late goroutine.
+	rec.Note(toks[2].ID, b.now.Add(time.Hour))
+	got, err := b.st.TokenGetByID(t.Context(), toks[2].ID)
+	require.NoError(t, err)
+	require.Equal(t, b.now.Add(2*time.Second), got.LastUsedAt)
 }

@@ -58,7 +58,10 @@ type APIResult struct {
 // (GET /requests: the caller's own, and an admin's newest page). offset
 // picks fresh (user, entitlement) pairs for the submits.
 func (s *Stack) APILatency(ctx context.Context, clients int, d time.Duration, offset int) ([]APIResult, error) {
-	srv := httptest.NewServer(api.New(api.Config{Service: s.Service, Store: s.Store, Clock: clock.Real{}}))
+	// As sesame serve wires it: token uses saved in the background.
+	uses := auth.NewUseRecorder(s.Store, nil)
+	defer uses.Close()
+	srv := httptest.NewServer(api.New(api.Config{Service: s.Service, Store: s.Store, Clock: clock.Real{}, TokenUses: uses}))
 	defer srv.Close()
 	tokens := make([]string, Users)
 	var admin string

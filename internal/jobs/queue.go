@@ -46,7 +46,8 @@ type Config struct {
 	// of accounts and apps (default 1h).
 	DiscoveryInterval time.Duration
 	// PollInterval is how often idle workers look for jobs (default
-	// 200ms; SQLite has no LISTEN/NOTIFY, so this bounds job latency).
+	// 200ms, 100ms on SQLite, which has no LISTEN/NOTIFY: there it bounds
+	// the latency of a new job).
 	PollInterval time.Duration
 	// ProvisionAttempts must match the workflow's; River's own attempt
 	// limit is set above it so the workflow decides when a grant fails.
@@ -125,7 +126,14 @@ func newQueue(cfg Config) (*Queue, error) {
 // connection (its SQL()): jobs are then inserted in the store's own
 // transactions, and River's writes queue behind ours instead of waiting in
 // SQLite's busy handler.
+//
+// River runs poll-only on SQLite: its SQLite driver imitates LISTEN/NOTIFY
+// with a table that every insert writes and a listener polls, both on the
+// one writer connection. Workers poll for jobs every PollInterval instead
+// (default 100 ms on SQLite), and a busy queue is fetched again after a
+// short cooldown.
 func NewSQLite(db *sql.DB, cfg Config) (*Queue, error) {
+	cfg.PollInterval = cmp.Or(cfg.PollInterval, sqlitePollInterval)
 	q, err := newQueue(cfg)
 	if err != nil {
 		return nil, err
@@ -140,8 +148,11 @@ func NewSQLite(db *sql.DB, cfg Config) (*Queue, error) {
 		err := db.QueryRowContext(ctx, busySQL).Scan(&n)
 		return n, err
 	}
-	return q, build(q, riversqlite.New(db))
+	return q, build(q, riversqlite.New(db), true)
 }
+
+// sqlitePollInterval is how often idle workers look for jobs on SQLite.
+const sqlitePollInterval = 100 * time.Millisecond
 
 // NewPostgres builds a queue on PostgreSQL.
 func NewPostgres(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
@@ -159,7 +170,7 @@ func NewPostgres(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 		err := pool.QueryRow(ctx, busySQL).Scan(&n)
 		return n, err
 	}
-	return q, build(q, riverpgxv5.New(pool))
+	return q, build(q, riverpgxv5.New(pool), false)
 }
 
 const depthSQL = `SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running')`
@@ -189,7 +200,7 @@ func migrate[TTx any](ctx context.Context, d riverdriver.Driver[TTx]) error {
 	return nil
 }
 
-func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
+func build[TTx any](q *Queue, d riverdriver.Driver[TTx], pollOnly bool) error {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &provisionWorker{q: q})
 	river.AddWorker(workers, &revokeWorker{q: q})
@@ -213,6 +224,7 @@ func build[TTx any](q *Queue, d riverdriver.Driver[TTx]) error {
 		Workers:           workers,
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.cfg.Workers}},
 		FetchPollInterval: q.cfg.PollInterval,
+		PollOnly:          pollOnly,
 		FetchCooldown:     min(q.cfg.PollInterval, 5*time.Millisecond),
 		RetryPolicy:       &backoff{q: q},
 		JobTimeout:        q.cfg.JobTimeout,

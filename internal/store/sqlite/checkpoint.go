@@ -55,7 +55,7 @@ func (c *checkpointer) run(every time.Duration) {
 			return
 		case <-t.C:
 			if err := c.checkpoint(context.Background()); err != nil {
-				c.log.Warn("sqlite: background WAL checkpoint failed; the next one retries", "err", err)
+				c.log.WarnContext(context.Background(), "sqlite: background WAL checkpoint failed; the next one retries", "err", err)
 			}
 		}
 	}

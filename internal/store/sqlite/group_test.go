@@ -138,17 +138,7 @@ func TestGroupCommitIsolatesCalls(t *testing.T) {
 
 	// Pre-commit items: exactly the successful calls', written in fewer
 	// PreCommit calls than there were InTx calls.
-	rows, err := st.SQL().QueryContext(ctx, `SELECT v FROM precommit_items ORDER BY v`)
-	require.NoError(t, err)
-	var got []string
-	for rows.Next() {
-		var v string
-		require.NoError(t, rows.Scan(&v))
-		got = append(got, v)
-	}
-	require.NoError(t, rows.Err())
-	require.NoError(t, rows.Close())
-	require.Equal(t, want, got)
+	require.Equal(t, want, precommitItems(t, st.SQL()))
 	rec.mu.Lock()
 	require.Less(t, len(rec.calls), len(want), "the queued calls should have shared commits")
 	rec.mu.Unlock()
@@ -199,4 +189,20 @@ type failingPreCommitter struct{}
 
 func (failingPreCommitter) PreCommit(context.Context, *sql.Tx, []any) error {
 	return errors.New("pre-commit failed")
+}
+
+// precommitItems returns the values the recorder wrote, in order.
+func precommitItems(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), `SELECT v FROM precommit_items ORDER BY v`)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, rows.Close()) }()
+	var got []string
+	for rows.Next() {
+		var v string
+		require.NoError(t, rows.Scan(&v))
+		got = append(got, v)
+	}
+	require.NoError(t, rows.Err())
+	return got
 }

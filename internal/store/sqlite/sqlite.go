@@ -98,7 +98,7 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 	ckpt := startCheckpointer(path, checkpointEvery)
 	st, err := open(ctx, db, readDB, writer.stats, func() {
 		if err := ckpt.close(); err != nil {
-			slog.Default().Warn("sqlite: last WAL checkpoint failed", "err", err)
+			slog.Default().WarnContext(context.Background(), "sqlite: last WAL checkpoint failed", "err", err)
 		}
 	})
 	if err != nil {

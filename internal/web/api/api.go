@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -46,6 +47,15 @@ type Config struct {
 	// shown with the alert settings.
 	Findings      Findings
 	AlertsChannel string
+	// TokenUses saves API tokens' last use in the background; nil saves
+	// it before the request is answered.
+	TokenUses *auth.UseRecorder
+	// ListConcurrency is how many list requests (routes that read a page
+	// of many rows) run at once; the others wait their turn. Default
+	// GOMAXPROCS: enough to keep every core busy with reads, few enough
+	// that a write (which SQLite runs on one connection, one at a time)
+	// is not left waiting for a core behind dozens of them.
+	ListConcurrency int
 }
 
 // handler holds the API's dependencies; routes are its methods.
@@ -58,6 +68,10 @@ type handler struct {
 	routes  []route
 	// integrations is Config.Integrations.
 	integrations *integrations.Service
+	// tokenUses is Config.TokenUses.
+	tokenUses *auth.UseRecorder
+	// lists holds a slot per list request running (Config.ListConcurrency).
+	lists chan struct{}
 	// twoPersonRule is Config.TwoPersonRule.
 	twoPersonRule bool
 	findings      Findings
@@ -100,6 +114,8 @@ func New(cfg Config) http.Handler {
 		alertsChannel: cfg.AlertsChannel,
 	}
 	h.integrations = cfg.Integrations
+	h.tokenUses = cfg.TokenUses
+	h.lists = make(chan struct{}, max(1, cmp.Or(cfg.ListConcurrency, runtime.GOMAXPROCS(0))))
 	mux := http.NewServeMux()
 	for _, rt := range h.routes {
 		mux.HandleFunc(rt.Method+" "+rt.Path, h.serve(rt))
@@ -124,6 +140,14 @@ func (h *handler) serve(rt route) http.HandlerFunc {
 				return
 			}
 		}
+		if rt.List {
+			select {
+			case h.lists <- struct{}{}:
+				defer func() { <-h.lists }()
+			case <-r.Context().Done():
+				return // the client went away while waiting
+			}
+		}
 		if err := rt.Handle(h, w, r, p); err != nil {
 			h.fail(w, r, p, err)
 		}
@@ -137,7 +161,7 @@ func (h *handler) authenticate(r *http.Request) (*principal, error) {
 		return nil, &httpError{status: http.StatusUnauthorized, code: string(access.CodeUnauthorized),
 			detail: "send an API token: Authorization: Bearer ses_..."}
 	}
-	u, t, err := auth.Authenticate(r.Context(), h.st, strings.TrimSpace(secret), h.clock.Now())
+	u, t, err := auth.Authenticate(r.Context(), h.st, h.tokenUses, strings.TrimSpace(secret), h.clock.Now())
 	if err != nil {
 		return nil, err
 	}

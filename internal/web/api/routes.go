@@ -10,6 +10,10 @@ type route struct {
 	Path string
 	// Public routes need no token.
 	Public bool
+	// List routes read a page of many rows: at most
+	// Config.ListConcurrency of them run at once, so that reads cannot
+	// take every core from the writes (see handler.lists).
+	List   bool
 	Handle func(h *handler, w http.ResponseWriter, r *http.Request, p *principal) error
 }
 
@@ -20,12 +24,12 @@ func routeTable() []route {
 	return []route{
 		{Method: http.MethodGet, Path: Prefix + "/openapi.json", Public: true, Handle: (*handler).openAPI},
 
-		{Method: http.MethodGet, Path: Prefix + "/apps", Handle: (*handler).listApps},
+		{Method: http.MethodGet, Path: Prefix + "/apps", List: true, Handle: (*handler).listApps},
 		{Method: http.MethodGet, Path: Prefix + "/apps/{id}", Handle: (*handler).getApp},
 		{Method: http.MethodGet, Path: Prefix + "/apps/{id}/entitlements", Handle: (*handler).listEntitlements},
 
 		{Method: http.MethodPost, Path: Prefix + "/requests", Handle: (*handler).createRequest},
-		{Method: http.MethodGet, Path: Prefix + "/requests", Handle: (*handler).listRequests},
+		{Method: http.MethodGet, Path: Prefix + "/requests", List: true, Handle: (*handler).listRequests},
 		{Method: http.MethodPost, Path: Prefix + "/requests/preview", Handle: (*handler).previewRequest},
 		{Method: http.MethodGet, Path: Prefix + "/requests/{id}", Handle: (*handler).getRequest},
 		{Method: http.MethodPost, Path: Prefix + "/requests/{id}/approve", Handle: (*handler).approveRequest},
@@ -33,7 +37,7 @@ func routeTable() []route {
 		{Method: http.MethodPost, Path: Prefix + "/requests/{id}/cancel", Handle: (*handler).cancelRequest},
 		{Method: http.MethodPost, Path: Prefix + "/requests/{id}/remind", Handle: (*handler).remindRequest},
 
-		{Method: http.MethodGet, Path: Prefix + "/grants", Handle: (*handler).listGrants},
+		{Method: http.MethodGet, Path: Prefix + "/grants", List: true, Handle: (*handler).listGrants},
 		{Method: http.MethodGet, Path: Prefix + "/grants/{id}", Handle: (*handler).getGrant},
 		{Method: http.MethodPost, Path: Prefix + "/grants/{id}/revoke", Handle: (*handler).revokeGrant},
 		{Method: http.MethodPost, Path: Prefix + "/grants/{id}/extend", Handle: (*handler).extendGrant},
@@ -42,21 +46,21 @@ func routeTable() []route {
 
 		{Method: http.MethodPost, Path: Prefix + "/policies/simulate", Handle: (*handler).simulatePolicies},
 		{Method: http.MethodGet, Path: Prefix + "/policies", Handle: (*handler).getPolicies},
-		{Method: http.MethodGet, Path: Prefix + "/policies/changes", Handle: (*handler).listPolicyChanges},
+		{Method: http.MethodGet, Path: Prefix + "/policies/changes", List: true, Handle: (*handler).listPolicyChanges},
 		{Method: http.MethodPost, Path: Prefix + "/policies/changes", Handle: (*handler).proposePolicyChange},
 		{Method: http.MethodGet, Path: Prefix + "/policies/changes/{id}", Handle: (*handler).getPolicyChange},
 		{Method: http.MethodPost, Path: Prefix + "/policies/changes/{id}/approve", Handle: (*handler).approvePolicyChange},
 		{Method: http.MethodPost, Path: Prefix + "/policies/changes/{id}/reject", Handle: (*handler).rejectPolicyChange},
 
-		{Method: http.MethodGet, Path: Prefix + "/audit", Handle: (*handler).listAudit},
+		{Method: http.MethodGet, Path: Prefix + "/audit", List: true, Handle: (*handler).listAudit},
 		{Method: http.MethodGet, Path: Prefix + "/audit/export", Handle: (*handler).exportAudit},
 		{Method: http.MethodGet, Path: Prefix + "/audit/verify", Handle: (*handler).verifyAudit},
 
 		{Method: http.MethodGet, Path: Prefix + "/me", Handle: (*handler).getMe},
-		{Method: http.MethodGet, Path: Prefix + "/users", Handle: (*handler).listUsers},
+		{Method: http.MethodGet, Path: Prefix + "/users", List: true, Handle: (*handler).listUsers},
 		{Method: http.MethodGet, Path: Prefix + "/users/{id}", Handle: (*handler).getUser},
 		{Method: http.MethodPost, Path: Prefix + "/users/{id}/offboard", Handle: (*handler).offboardUser},
-		{Method: http.MethodGet, Path: Prefix + "/groups", Handle: (*handler).listGroups},
+		{Method: http.MethodGet, Path: Prefix + "/groups", List: true, Handle: (*handler).listGroups},
 		{Method: http.MethodGet, Path: Prefix + "/groups/{id}", Handle: (*handler).getGroup},
 
 		{Method: http.MethodGet, Path: Prefix + "/tokens", Handle: (*handler).listTokens},
@@ -71,9 +75,9 @@ func routeTable() []route {
 
 		{Method: http.MethodPost, Path: Prefix + "/discovery/events", Handle: (*handler).ingestDiscovery},
 		{Method: http.MethodPost, Path: Prefix + "/discovery/sync", Handle: (*handler).syncDiscovery},
-		{Method: http.MethodGet, Path: Prefix + "/discovery/apps", Handle: (*handler).listDiscoveredApps},
-		{Method: http.MethodGet, Path: Prefix + "/discovery/accounts", Handle: (*handler).listAccounts},
-		{Method: http.MethodGet, Path: Prefix + "/alerts", Handle: (*handler).listAlerts},
+		{Method: http.MethodGet, Path: Prefix + "/discovery/apps", List: true, Handle: (*handler).listDiscoveredApps},
+		{Method: http.MethodGet, Path: Prefix + "/discovery/accounts", List: true, Handle: (*handler).listAccounts},
+		{Method: http.MethodGet, Path: Prefix + "/alerts", List: true, Handle: (*handler).listAlerts},
 		{Method: http.MethodGet, Path: Prefix + "/alerts/{id}", Handle: (*handler).getAlert},
 		{Method: http.MethodPost, Path: Prefix + "/alerts/{id}/watch", Handle: (*handler).watchAlert},
 		{Method: http.MethodPost, Path: Prefix + "/alerts/{id}/ignore", Handle: (*handler).ignoreAlert},
