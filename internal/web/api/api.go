@@ -52,9 +52,7 @@ type Config struct {
 	TokenUses *auth.UseRecorder
 	// ListConcurrency is how many list requests (routes that read a page
 	// of many rows) run at once; the others wait their turn. Default
-	// GOMAXPROCS: enough to keep every core busy with reads, few enough
-	// that a write (which SQLite runs on one connection, one at a time)
-	// is not left waiting for a core behind dozens of them.
+	// DefaultListConcurrency(Store's dialect).
 	ListConcurrency int
 }
 
@@ -115,13 +113,26 @@ func New(cfg Config) http.Handler {
 	}
 	h.integrations = cfg.Integrations
 	h.tokenUses = cfg.TokenUses
-	h.lists = make(chan struct{}, max(1, cmp.Or(cfg.ListConcurrency, runtime.GOMAXPROCS(0))))
+	h.lists = make(chan struct{}, max(1, cmp.Or(cfg.ListConcurrency, DefaultListConcurrency(h.st.Dialect()))))
 	mux := http.NewServeMux()
 	for _, rt := range h.routes {
 		mux.HandleFunc(rt.Method+" "+rt.Path, h.serve(rt))
 	}
 	mux.HandleFunc("/", h.fallback)
 	return mux
+}
+
+// DefaultListConcurrency is how many list requests run at once on a
+// database dialect. On SQLite, GOMAXPROCS: the lists run in this process,
+// enough of them to keep every core busy, few enough that a write (which
+// SQLite runs on one connection, one at a time) is not left waiting for a
+// core behind dozens of them. On PostgreSQL a list mostly waits for the
+// server, so four times as many.
+func DefaultListConcurrency(dialect string) int {
+	if dialect == "sqlite" {
+		return runtime.GOMAXPROCS(0)
+	}
+	return 4 * runtime.GOMAXPROCS(0)
 }
 
 // serve adapts a route to an http.HandlerFunc: common headers, panic
