@@ -3,8 +3,10 @@ package workflow_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -72,5 +74,67 @@ func TestDeliverAll(t *testing.T) {
 				require.Equal(t, 1, cn.sent[n.ID], "sent once")
 			}
 		})
+	}
+}
+
+// overlapNotifier makes each recipient's first delivery wait until
+// deliveries to two recipients have started (so a DeliverAll that sent one
+// notification at a time would fail), and records each recipient's order.
+type overlapNotifier struct {
+	mu      sync.Mutex
+	started map[string]bool
+	both    chan struct{}
+	order   map[string][]string
+}
+
+func (o *overlapNotifier) Deliver(ctx context.Context, n *access.Notification) error {
+	o.mu.Lock()
+	first := !o.started[n.RecipientID]
+	o.started[n.RecipientID] = true
+	if first && len(o.started) == 2 {
+		close(o.both)
+	}
+	o.order[n.RecipientID] = append(o.order[n.RecipientID], n.ID)
+	o.mu.Unlock()
+	if !first {
+		return nil
+	}
+	select {
+	case <-o.both:
+		return nil
+	case <-time.After(10 * time.Second):
+		return errors.New("no second recipient was being sent to at the same time")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// DeliverAll sends to several recipients at once, and to each recipient
+// in the order given.
+func TestDeliverAllSendsToRecipientsAtOnceInOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t, openers()["sqlite"])
+	ctx := t.Context()
+	on := &overlapNotifier{started: map[string]bool{}, both: make(chan struct{}), order: map[string][]string{}}
+	b.svc.SetNotifier(on)
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	var ids []string
+	want := map[string][]string{}
+	for i := range 4 {
+		for _, who := range []string{"alice", "bob", "carol"} {
+			n := &access.Notification{ID: fmt.Sprintf("ntf_%s_%d", who, i), Kind: access.NotifyApprovalRequested,
+				RecipientID: b.id(who), DedupKey: fmt.Sprintf("test/%s/%d", who, i), State: access.NotificationPending, CreatedAt: now}
+			_, err := b.st.NotificationCreate(ctx, n)
+			require.NoError(t, err)
+			ids = append(ids, n.ID)
+			want[b.id(who)] = append(want[b.id(who)], n.ID)
+		}
+	}
+	require.NoError(t, b.svc.DeliverAll(ctx, ids))
+	require.Equal(t, want, on.order)
+	for _, id := range ids {
+		got, err := b.st.NotificationGetByID(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, access.NotificationSent, got.State, id)
 	}
 }

@@ -47,16 +47,31 @@ type delivery struct {
 // it with its new state; ok is false when there is nothing to do. A
 // *RetryableError when ctx ended while sending.
 func (s *Service) send(ctx context.Context, notificationID string) (d delivery, ok bool, err error) {
-	n, err := s.st.NotificationGetByID(ctx, notificationID)
-	if errors.Is(err, store.ErrNotFound) {
-		return delivery{}, false, nil
-	}
-	if err != nil {
+	n, err := s.pendingNotification(ctx, notificationID)
+	if err != nil || n == nil {
 		return delivery{}, false, err
 	}
-	if n.State != access.NotificationPending {
-		return delivery{}, false, nil
+	return s.sendLoaded(ctx, n)
+}
+
+// pendingNotification loads notificationID; nil when it is gone or no
+// longer pending.
+func (s *Service) pendingNotification(ctx context.Context, notificationID string) (*access.Notification, error) {
+	n, err := s.st.NotificationGetByID(ctx, notificationID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	if n.State != access.NotificationPending {
+		return nil, nil
+	}
+	return n, nil
+}
+
+// sendLoaded sends the pending notification n (see send).
+func (s *Service) sendLoaded(ctx context.Context, n *access.Notification) (d delivery, ok bool, err error) {
 	var sendErr error
 	if s.notifier != nil {
 		sendErr = s.notifier.Deliver(ctx, n)
@@ -99,23 +114,66 @@ func (s *Service) delivered(ctx context.Context, d delivery) error {
 	return nil
 }
 
-// DeliverAll is Deliver for several notifications, one after the other,
-// saving their new states in one transaction (one commit instead of one
-// per notification). It returns the errors of those that failed, joined;
-// nothing is sent twice when it runs again.
+// deliverParallel is how many recipients DeliverAll sends to at once.
+const deliverParallel = 8
+
+// DeliverAll is Deliver for several notifications, saving their new
+// states in one transaction (one commit instead of one per notification).
+// It sends to up to deliverParallel recipients at once, each recipient's
+// notifications one after the other in the order given (a DM that updates
+// an earlier one comes after it). It returns the errors of those that
+// failed, joined; nothing is sent twice when it runs again.
 func (s *Service) DeliverAll(ctx context.Context, notificationIDs []string) error {
 	var (
 		done []delivery
 		errs []error
 	)
+	var recipients []string
+	byRecipient := map[string][]*access.Notification{}
 	for _, id := range notificationIDs {
-		d, ok, err := s.send(ctx, id)
+		n, err := s.pendingNotification(ctx, id)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("notification %s: %w", id, err))
 			continue
 		}
-		if ok {
-			done = append(done, d)
+		if n == nil {
+			continue
+		}
+		if _, seen := byRecipient[n.RecipientID]; !seen {
+			recipients = append(recipients, n.RecipientID)
+		}
+		byRecipient[n.RecipientID] = append(byRecipient[n.RecipientID], n)
+	}
+	type sent struct {
+		d   delivery
+		ok  bool
+		err error
+	}
+	results := make([][]sent, len(recipients))
+	sem := make(chan struct{}, deliverParallel)
+	var wg sync.WaitGroup
+	for i, r := range recipients {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			for _, n := range byRecipient[r] {
+				d, ok, err := s.sendLoaded(ctx, n)
+				if err != nil {
+					err = fmt.Errorf("notification %s: %w", n.ID, err)
+				}
+				results[i] = append(results[i], sent{d, ok, err})
+			}
+		})
+	}
+	wg.Wait()
+	for _, rs := range results {
+		for _, r := range rs {
+			switch {
+			case r.err != nil:
+				errs = append(errs, r.err)
+			case r.ok:
+				done = append(done, r.d)
+			}
 		}
 	}
 	if len(done) > 0 {
