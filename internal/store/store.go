@@ -93,7 +93,8 @@ type Queries interface {
 
 	// Requests. RequestCreate stores the request with its entitlements,
 	// steps and the approvers of each step (for the ApproverID filter).
-	// RequestUpdate saves every field and the decisions not yet stored,
+	// RequestUpdate saves every field but RequesterID, AppID and CreatedAt
+	// (fixed at creation), and the decisions not yet stored,
 	// only if the stored Version equals r.Version (else ErrConflict), then
 	// increments r.Version. A second decision by one approver on one
 	// request is ErrConflict.
@@ -107,7 +108,9 @@ type Queries interface {
 	// RequestCountByState returns the number of requests in each state.
 	RequestCountByState(ctx context.Context) (map[access.RequestState]int, error)
 
-	// Grants. GrantUpdate has RequestUpdate's Version contract.
+	// Grants. GrantUpdate has RequestUpdate's Version contract; it saves
+	// every field but RequestID, UserID, AppID, EntitlementID and
+	// CreatedAt (fixed at creation).
 	GrantCreate(ctx context.Context, g *access.Grant) error
 	GrantGetByID(ctx context.Context, id string, lock bool) (*access.Grant, error)
 	GrantUpdate(ctx context.Context, g *access.Grant) error
@@ -129,6 +132,8 @@ type Queries interface {
 	// DedupKey and reports whether it inserted.
 	NotificationCreate(ctx context.Context, n *access.Notification) (bool, error)
 	NotificationGetByID(ctx context.Context, id string) (*access.Notification, error)
+	// NotificationUpdate saves Data, State, Attempts, LastError and
+	// SentAt; the rest is fixed at creation.
 	NotificationUpdate(ctx context.Context, n *access.Notification) error
 	// NotificationListPending returns pending notifications created at or
 	// before before, oldest first, at most limit.

@@ -56,11 +56,16 @@ func (q *queries) GrantGetByID(ctx context.Context, id string, lock bool) (*acce
 // then increments g.Version. A stale g is ErrConflict, a missing one
 // ErrNotFound.
 func (q *queries) GrantUpdate(ctx context.Context, g *access.Grant) error {
-	n, err := q.execN(ctx, `UPDATE grants SET request_id = ?, user_id = ?, app_id = ?, entitlement_id = ?,
+	// request_id, user_id, app_id, entitlement_id and created_at are
+	// fixed at creation and left out: SQLite rewrites the index entries of
+	// every indexed column an UPDATE sets, even to the value it had.
+	args := q.grantArgs(g)
+	set := append(append([]any{}, args[4:15]...), args[16])
+	n, err := q.execN(ctx, `UPDATE grants SET
 		state = ?, duration = ?, max_duration = ?, activated_at = ?, expires_at = ?, revoked_at = ?,
-		attempts = ?, last_error = ?, revoke_reason = ?, manual_task = ?, credentials = ?, created_at = ?, updated_at = ?,
+		attempts = ?, last_error = ?, revoke_reason = ?, manual_task = ?, credentials = ?, updated_at = ?,
 		version = version + 1
-		WHERE id = ? AND version = ?`, append(q.grantArgs(g), g.ID, int64(g.Version))...)
+		WHERE id = ? AND version = ?`, append(set, g.ID, int64(g.Version))...)
 	if err != nil {
 		return q.classify(err, "update grant %s", g.ID)
 	}

@@ -68,9 +68,11 @@ func (q *queries) NotificationUpdate(ctx context.Context, n *access.Notification
 	if err != nil {
 		return fmt.Errorf("update notification %s: %w", n.ID, err)
 	}
-	rows, err := q.execN(ctx, `UPDATE notifications SET kind = ?, recipient_id = ?, request_id = ?,
-		grant_id = ?, data = ?, dedup_key = ?, state = ?, attempts = ?, last_error = ?, created_at = ?,
-		sent_at = ? WHERE id = ?`, append(args, n.ID)...)
+	// What is fixed at creation (kind, recipient, request, grant, dedup
+	// key, creation time) is left out: SQLite rewrites the index entries
+	// of every indexed column an UPDATE sets, even to the value it had.
+	rows, err := q.execN(ctx, `UPDATE notifications SET data = ?, state = ?, attempts = ?, last_error = ?,
+		sent_at = ? WHERE id = ?`, args[4], args[6], args[7], args[8], args[10], n.ID)
 	if err != nil {
 		return q.classify(err, "update notification %s", n.ID)
 	}

@@ -218,11 +218,15 @@ func (q *queries) RequestUpdate(ctx context.Context, r *access.Request) error {
 			return err
 		}
 		reindex := err != nil || !sameRequestIndex(oldEnts.String, oldSteps.String, r)
-		n, err := q.execN(ctx, `UPDATE requests SET requester_id = ?, app_id = ?, entitlement_ids = ?,
+		// requester_id, app_id and created_at are fixed at creation and
+		// left out: SQLite rewrites the index entries of every indexed
+		// column an UPDATE sets, even to the value it had.
+		set := append(append([]any{}, args[2:11]...), args[12:]...)
+		n, err := q.execN(ctx, `UPDATE requests SET entitlement_ids = ?,
 			duration = ?, max_duration = ?, reason = ?, state = ?, policy_id = ?, steps = ?,
-			current_step = ?, auto_approve_rule = ?, created_at = ?, updated_at = ?, pending_until = ?,
+			current_step = ?, auto_approve_rule = ?, updated_at = ?, pending_until = ?,
 			last_reminded_at = ?, remind_count = ?, extends_grant_id = ?, version = version + 1
-			WHERE id = ? AND version = ?`, append(args, r.ID, int64(r.Version))...)
+			WHERE id = ? AND version = ?`, append(set, r.ID, int64(r.Version))...)
 		if err != nil {
 			return err
 		}

@@ -51,15 +51,21 @@ func testGrants(t *testing.T, open Opener) {
 		b := setup(t, open)
 		g := b.grant(1)
 		require.NoError(t, b.st.GrantCreate(b.ctx, g))
-		g.RequestID, g.UserID, g.AppID, g.EntitlementID = "req_0009", "usr_0009", "aws", "aws:read"
+		fixed := *g
 		g.State, g.Duration, g.MaxDuration = access.GrantRevoked, time.Minute, time.Hour
 		g.ActivatedAt, g.ExpiresAt, g.RevokedAt = time.Time{}, b.at(time.Minute), b.at(3*time.Minute)
 		g.Attempts, g.LastError, g.RevokeReason, g.ManualTask = 5, "", "revoked by usr_0002", ""
-		g.CreatedAt, g.UpdatedAt = b.at(-time.Minute), b.at(3*time.Minute)
-		require.NoError(t, b.st.GrantUpdate(b.ctx, g))
-		require.Equal(t, 2, g.Version)
+		g.UpdatedAt = b.at(3 * time.Minute)
+		// What is fixed at creation is not saved.
+		changed := *g
+		changed.RequestID, changed.UserID, changed.AppID, changed.EntitlementID = "req_0009", "usr_0009", "aws", "aws:read"
+		changed.CreatedAt = b.at(-time.Minute)
+		require.NoError(t, b.st.GrantUpdate(b.ctx, &changed))
+		require.Equal(t, 2, changed.Version)
 		got, err := b.st.GrantGetByID(b.ctx, g.ID, false)
 		require.NoError(t, err)
+		g.Version = changed.Version
+		g.RequestID, g.UserID, g.AppID, g.EntitlementID, g.CreatedAt = fixed.RequestID, fixed.UserID, fixed.AppID, fixed.EntitlementID, fixed.CreatedAt
 		require.Equal(t, wantGrant(g), got)
 	})
 	t.Run("StaleUpdate", func(t *testing.T) {

@@ -90,6 +90,9 @@ func testRequests(t *testing.T, open Opener) {
 		b := setup(t, open)
 		r := b.request(1)
 		require.NoError(t, b.st.RequestCreate(b.ctx, r))
+		requester, app, created := r.RequesterID, r.AppID, r.CreatedAt
+		// RequesterID, AppID and CreatedAt are fixed at creation: changed
+		// here, they are not saved.
 		r.RequesterID, r.AppID, r.EntitlementIDs = "usr_0009", "aws", []string{"aws:read"}
 		r.Duration, r.MaxDuration, r.Reason = time.Minute, time.Hour, "changed"
 		r.State, r.PolicyID, r.CurrentStep = access.RequestApproved, "pol_other", 2
@@ -103,6 +106,7 @@ func testRequests(t *testing.T, open Opener) {
 
 		got, err := b.st.RequestGetByID(b.ctx, r.ID, false)
 		require.NoError(t, err)
+		r.RequesterID, r.AppID, r.CreatedAt = requester, app, created
 		require.Equal(t, wantRequest(r), got)
 
 		// Saving again stores no decision twice.
