@@ -208,7 +208,11 @@ func (s *Service) activate(ctx context.Context, q store.Queries, fx *effects, g 
 	if err := q.GrantUpdate(ctx, g); err != nil {
 		return err
 	}
-	fx.jobs.Revoke = append(fx.jobs.Revoke, Timed{g.ID, g.ExpiresAt})
+	// No job is scheduled for the expiry: the due poller (RevokeDue, every
+	// second on the queue's leader) reads the grants that fell due from the
+	// (state, expires_at) index, and the sweeper backs it up. A job per
+	// grant would only add a River row per active grant, to find it
+	// revoked already.
 	if err := fx.notify(ctx, q, access.NotifyGrantActive, g.UserID, g.RequestID, g.ID, g.ID,
 		map[string]string{"expires_at": g.ExpiresAt.Format("2006-01-02T15:04:05Z07:00")}); err != nil {
 		return err
