@@ -100,6 +100,10 @@ type Queries interface {
 	// request is ErrConflict.
 	RequestCreate(ctx context.Context, r *access.Request) error
 	RequestGetByID(ctx context.Context, id string, lock bool) (*access.Request, error)
+	// RequestListOpen returns requesterID's pending, approved and active
+	// requests for appID, newest first, with their decisions (the overlap
+	// check of a new request; it reads an index of open requests only).
+	RequestListOpen(ctx context.Context, requesterID, appID string) ([]*access.Request, error)
 	RequestUpdate(ctx context.Context, r *access.Request) error
 	RequestList(ctx context.Context, p RequestListParams) ([]*access.Request, string, error)
 	// RequestListTimedOut returns pending requests whose PendingUntil is at or

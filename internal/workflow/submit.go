@@ -315,8 +315,7 @@ func resolveChosen(ctx context.Context, q store.Queries, in []string) ([]string,
 // is returned: a request that names only that entitlement becomes an
 // extension of it; one that names more is a conflict.
 func overlap(ctx context.Context, q store.Queries, requesterID, appID string, entIDs []string) (*access.Grant, error) {
-	open, _, err := q.RequestList(ctx, store.RequestListParams{RequesterID: requesterID, AppID: appID,
-		States: []access.RequestState{access.RequestPending, access.RequestApproved, access.RequestActive}, Page: store.Page{Limit: 500}})
+	open, err := q.RequestListOpen(ctx, requesterID, appID)
 	if err != nil {
 		return nil, fmt.Errorf("check overlapping requests: %w", err)
 	}

@@ -284,6 +284,21 @@ func (q *queries) RequestList(ctx context.Context, p store.RequestListParams) ([
 	return reqs, next, nil
 }
 
+// RequestListOpen returns the requester's open requests for the app. The
+// states are literals so that the partial index of open requests
+// (requests_requester_app_open) matches the query.
+func (q *queries) RequestListOpen(ctx context.Context, requesterID, appID string) ([]*access.Request, error) {
+	reqs, err := q.requests(ctx, ` WHERE requester_id = ? AND app_id = ? AND state IN ('pending', 'approved', 'active')
+		ORDER BY id DESC`, requesterID, appID)
+	if err != nil {
+		return nil, fmt.Errorf("list open requests: %w", err)
+	}
+	if err := q.loadDecisions(ctx, reqs); err != nil {
+		return nil, fmt.Errorf("list open requests: %w", err)
+	}
+	return reqs, nil
+}
+
 // requests selects requests with the clauses in rest (without decisions).
 func (q *queries) requests(ctx context.Context, rest string, args ...any) ([]*access.Request, error) {
 	rows, err := q.query(ctx, `SELECT `+requestCols+` FROM requests`+rest, args...)

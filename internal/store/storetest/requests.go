@@ -116,6 +116,37 @@ func testRequests(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.Equal(t, got, again)
 	})
+	t.Run("ListOpen", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		states := []access.RequestState{access.RequestPending, access.RequestApproved, access.RequestActive,
+			access.RequestRejected, access.RequestExpired, access.RequestCancelled}
+		for i, st := range states {
+			require.NoError(t, b.st.RequestCreate(b.ctx, b.request(i+1, func(r *access.Request) { r.State = st })))
+		}
+		// Another app's and another requester's open requests are not theirs.
+		require.NoError(t, b.st.RequestCreate(b.ctx, b.request(10, func(r *access.Request) { r.AppID = "aws" })))
+		require.NoError(t, b.st.RequestCreate(b.ctx, b.request(11, func(r *access.Request) { r.RequesterID = "usr_0009" })))
+		got, err := b.st.RequestListOpen(b.ctx, "usr_0001", "github")
+		require.NoError(t, err)
+		var ids []string
+		for _, r := range got {
+			ids = append(ids, r.ID)
+			require.Len(t, r.Decisions, 1, "with their decisions")
+		}
+		require.Equal(t, []string{"req_0003", "req_0002", "req_0001"}, ids, "open ones, newest first")
+
+		// A request that closes leaves the list.
+		r := got[0]
+		r.State = access.RequestExpired
+		require.NoError(t, b.st.RequestUpdate(b.ctx, r))
+		got, err = b.st.RequestListOpen(b.ctx, "usr_0001", "github")
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+		none, err := b.st.RequestListOpen(b.ctx, "usr_0404", "github")
+		require.NoError(t, err)
+		require.Empty(t, none)
+	})
 	t.Run("StaleUpdate", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)

@@ -130,7 +130,7 @@ func New(cfg Config) http.Handler {
 // server, so four times as many.
 func DefaultListConcurrency(dialect string) int {
 	if dialect == "sqlite" {
-		return runtime.GOMAXPROCS(0)
+		return max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	return 4 * runtime.GOMAXPROCS(0)
 }
