@@ -291,35 +291,30 @@ func (s *Service) ExtendTarget(ctx context.Context, grantID string) error {
 // just ended: there is nothing left to extend. The holder and the
 // approvers asked are told, as for any cancelled request.
 func (s *Service) endExtensions(ctx context.Context, q store.Queries, fx *effects, g *access.Grant) error {
-	cursor := ""
-	for {
-		rs, next, err := q.RequestList(ctx, store.RequestListParams{Page: store.Page{Cursor: cursor, Limit: 500},
-			States: []access.RequestState{access.RequestPending}, RequesterID: g.UserID, AppID: g.AppID})
-		if err != nil {
-			return fmt.Errorf("list pending extension requests: %w", err)
-		}
-		for _, r := range rs {
-			if r.ExtendsGrantID != g.ID {
-				continue
-			}
-			before := *r
-			if err := r.Cancel(offboardSystem(), fx.now); err != nil {
-				return err
-			}
-			if err := q.RequestUpdate(ctx, r); err != nil {
-				return fmt.Errorf("save request: %w", err)
-			}
-			if err := fx.audit(ctx, q, access.SystemActor, "request.cancelled", "request", r.ID, &before, r,
-				map[string]any{"reason": "the grant it extends has ended", "grant": g.ID}); err != nil {
-				return err
-			}
-			if err := s.notifyDecided(ctx, q, fx, r); err != nil {
-				return err
-			}
-		}
-		if next == "" {
-			return nil
-		}
-		cursor = next
+	// The holder's open requests for the app, from the index of open
+	// requests: every revocation runs this.
+	rs, err := q.RequestListOpen(ctx, g.UserID, g.AppID)
+	if err != nil {
+		return fmt.Errorf("list pending extension requests: %w", err)
 	}
+	for _, r := range rs {
+		if r.State != access.RequestPending || r.ExtendsGrantID != g.ID {
+			continue
+		}
+		before := *r
+		if err := r.Cancel(offboardSystem(), fx.now); err != nil {
+			return err
+		}
+		if err := q.RequestUpdate(ctx, r); err != nil {
+			return fmt.Errorf("save request: %w", err)
+		}
+		if err := fx.audit(ctx, q, access.SystemActor, "request.cancelled", "request", r.ID, &before, r,
+			map[string]any{"reason": "the grant it extends has ended", "grant": g.ID}); err != nil {
+			return err
+		}
+		if err := s.notifyDecided(ctx, q, fx, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
