@@ -20,7 +20,8 @@ const maxGroup = 64
 // the calls run in arrival order, each sees what the ones before it wrote,
 // a call whose fn fails (or panics) is rolled back to its savepoint and
 // leaves nothing, and InTx returns only once the commit that holds the
-// call's writes is durable, or with an error when it failed, in which case
+// call's writes is done (with the database's durability settings), or with
+// an error when it failed, in which case
 // none of the group's writes survive. What is saved is the work of a
 // commit (SQLite writes each page that changed to the WAL once per commit,
 // and the pages that many transactions touch, such as the tails of the
