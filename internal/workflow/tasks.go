@@ -47,27 +47,24 @@ type delivery struct {
 // it with its new state; ok is false when there is nothing to do. A
 // *RetryableError when ctx ended while sending.
 func (s *Service) send(ctx context.Context, notificationID string) (d delivery, ok bool, err error) {
-	n, err := s.pendingNotification(ctx, notificationID)
-	if err != nil || n == nil {
+	n, pending, err := s.pendingNotification(ctx, notificationID)
+	if err != nil || !pending {
 		return delivery{}, false, err
 	}
 	return s.sendLoaded(ctx, n)
 }
 
-// pendingNotification loads notificationID; nil when it is gone or no
-// longer pending.
-func (s *Service) pendingNotification(ctx context.Context, notificationID string) (*access.Notification, error) {
-	n, err := s.st.NotificationGetByID(ctx, notificationID)
+// pendingNotification loads notificationID; pending is false when it is
+// gone or no longer pending.
+func (s *Service) pendingNotification(ctx context.Context, notificationID string) (n *access.Notification, pending bool, err error) {
+	n, err = s.st.NotificationGetByID(ctx, notificationID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if n.State != access.NotificationPending {
-		return nil, nil
-	}
-	return n, nil
+	return n, n.State == access.NotificationPending, nil
 }
 
 // sendLoaded sends the pending notification n (see send).
@@ -131,12 +128,12 @@ func (s *Service) DeliverAll(ctx context.Context, notificationIDs []string) erro
 	var recipients []string
 	byRecipient := map[string][]*access.Notification{}
 	for _, id := range notificationIDs {
-		n, err := s.pendingNotification(ctx, id)
+		n, pending, err := s.pendingNotification(ctx, id)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("notification %s: %w", id, err))
 			continue
 		}
-		if n == nil {
+		if !pending {
 			continue
 		}
 		if _, seen := byRecipient[n.RecipientID]; !seen {
