@@ -58,6 +58,8 @@ type Main struct {
 	Logger *slog.Logger
 	// Tuning of background work (flags of serve; zero: defaults).
 	JobTimeout, RescueAfter, SweepInterval, StallAfter, ReconcileInterval time.Duration
+	// ListConcurrency is api.Config.ListConcurrency (0: by dialect).
+	ListConcurrency int
 	// Fake is the shared backend of the "fake" connector.
 	Fake *fake.Backend
 
@@ -132,6 +134,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&m.SweepInterval, "sweep-interval", 0, "how often the leader looks for due work without a job (default 15s)")
 	fs.DurationVar(&m.StallAfter, "stall-after", 0, "how long work may wait before the sweeper enqueues it again (default 2m)")
 	fs.DurationVar(&m.ReconcileInterval, "reconcile-interval", 0, "how often every app's real access is compared with Sesame's grants (default 1h)")
+	fs.IntVar(&m.ListConcurrency, "list-concurrency", 0, "API list requests run at once; more waits its turn (default: GOMAXPROCS-1 on SQLite, 4*GOMAXPROCS on PostgreSQL)")
 	fs.Usage = func() {
 		fmt.Fprint(m.Stderr, "Usage: sesame serve [--config FILE] [--addr HOST:PORT] [--log-level LEVEL]\n\n")
 		fs.PrintDefaults()
@@ -141,6 +144,9 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if m.ListConcurrency < 0 {
+		return fmt.Errorf("--list-concurrency must be 0 (the default for the database) or more, not %d", m.ListConcurrency)
 	}
 	cfg, err := loadOptions(m.registry()).Load(*configPath, m.Getenv)
 	if err != nil {
@@ -272,7 +278,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	m.tokenUses = auth.NewUseRecorder(m.db.store, log)
 	mux.Handle("/api/", api.New(api.Config{Service: m.svc, Store: m.db.store, Clock: m.Clock, Logger: log, BaseURL: cfg.Server.BaseURL,
-		TokenUses: m.tokenUses, Integrations: m.integrations, TwoPersonRule: cfg.Org.PolicyChanges.TwoPersonRule, Findings: m.findingsAPI(), AlertsChannel: cfg.Slack.AlertsChannel}))
+		TokenUses: m.tokenUses, ListConcurrency: m.ListConcurrency, Integrations: m.integrations, TwoPersonRule: cfg.Org.PolicyChanges.TwoPersonRule, Findings: m.findingsAPI(), AlertsChannel: cfg.Slack.AlertsChannel}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n") //nolint:errcheck // nothing to do if the client went away
