@@ -127,7 +127,8 @@ func (g *groupCommitter) loop() {
 // commit runs calls as one transaction and answers each of them. When the
 // transaction itself breaks (BEGIN, a savepoint or COMMIT fails) the calls
 // that ran get the error and the ones that did not are returned, to run in
-// the next group.
+// the next group (unless none could run: then they all get the error, so
+// that a group that cannot start is never retried forever).
 func (g *groupCommitter) commit(calls []*groupCall) (notRun []*groupCall) {
 	ctx := context.WithoutCancel(calls[0].ctx)
 	db := g.db
@@ -150,6 +151,12 @@ func (g *groupCommitter) commit(calls []*groupCall) (notRun []*groupCall) {
 		// Rolling back frees the writer; its own error adds nothing to
 		// err, which every caller that ran gets.
 		_ = tx.Rollback() //nolint:errcheck // see above
+		if len(ran) == 0 {
+			// Not even the first call could start: answer them all
+			// rather than retry a transaction that cannot begin work.
+			answer(calls, err)
+			return nil
+		}
 		answer(ran, err)
 		return calls[len(ran):]
 	}
