@@ -29,10 +29,11 @@ const writerPragmas = "&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit
 // readers: it copies what no reader still needs, and the WAL restarts from
 // its beginning once a writer finds it all copied.
 type checkpointer struct {
-	db   *sql.DB
-	stop chan struct{}
-	wg   sync.WaitGroup
-	log  *slog.Logger
+	db       *sql.DB
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	log      *slog.Logger
+	stopOnce sync.Once
 }
 
 func startCheckpointer(path string, every time.Duration) *checkpointer {
@@ -68,13 +69,16 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 }
 
 // close stops the checkpointer, runs a last checkpoint and closes its
-// connection.
+// connection. Calls after the first do nothing.
 func (c *checkpointer) close() error {
-	close(c.stop)
-	c.wg.Wait()
-	err := c.checkpoint(context.Background())
-	if cerr := c.db.Close(); err == nil {
-		err = cerr
-	}
+	var err error
+	c.stopOnce.Do(func() {
+		close(c.stop)
+		c.wg.Wait()
+		err = c.checkpoint(context.Background())
+		if cerr := c.db.Close(); err == nil {
+			err = cerr
+		}
+	})
 	return err
 }

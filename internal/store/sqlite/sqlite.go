@@ -120,7 +120,9 @@ func open(ctx context.Context, db, readDB *sql.DB, writerStats func() (time.Dura
 		return nil, err
 	}
 	if err := st.Migrate(ctx); err != nil {
-		return nil, err
+		// Close stops the store's group committer too; the caller's
+		// closes that follow find everything closed already.
+		return nil, errors.Join(err, st.Close())
 	}
 	return st, nil
 }
