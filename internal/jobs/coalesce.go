@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/sesame-access/sesame/internal/workflow"
@@ -61,24 +62,49 @@ func (c *coalescer) lead(ctx context.Context) {
 	calls := c.pending[:n:n]
 	c.pending = c.pending[n:]
 	c.mu.Unlock()
+	answered := false
+	defer func() {
+		// Whatever happened (even a panic in the insert), the calls are
+		// answered and the turn goes on, or later calls would wait forever.
+		if !answered {
+			for _, call := range calls {
+				call.err = errors.New("jobs: the insert did not finish")
+				close(call.done)
+			}
+		}
+		c.mu.Lock()
+		if len(c.pending) > 0 {
+			c.pending[0].lead <- struct{}{}
+		} else {
+			c.busy = false
+		}
+		c.mu.Unlock()
+	}()
 	var all workflow.Batch
 	for _, call := range calls {
 		all = mergeBatch(all, call.b)
 	}
 	// The other calls' jobs must not be lost to this caller's
 	// cancellation.
-	err := c.insert(context.WithoutCancel(ctx), all)
+	ictx := context.WithoutCancel(ctx)
+	err := c.insert(ictx, all)
+	if err != nil && len(calls) > 1 {
+		// Merged, two calls' jobs can collide where each alone would not
+		// (PostgreSQL refuses an insert whose ON CONFLICT would update a
+		// row twice, as for one unique job enqueued by two calls): each
+		// call then inserts its own, and gets its own result.
+		for _, call := range calls {
+			call.err = c.insert(ictx, call.b)
+		}
+	} else {
+		for _, call := range calls {
+			call.err = err
+		}
+	}
 	for _, call := range calls {
-		call.err = err
 		close(call.done)
 	}
-	c.mu.Lock()
-	if len(c.pending) > 0 {
-		c.pending[0].lead <- struct{}{}
-	} else {
-		c.busy = false
-	}
-	c.mu.Unlock()
+	answered = true
 }
 
 // mergeBatch appends b's work to all.

@@ -79,3 +79,49 @@ func TestCoalescerSharesInserts(t *testing.T) {
 	c2 := &coalescer{insert: c.insert}
 	require.Error(t, c2.enqueue(t.Context(), workflow.Batch{Provision: []string{"g-fail"}}))
 }
+
+// TestCoalescerFallsBackPerCall: when the merged insert fails (two calls'
+// jobs colliding), each call inserts its own and gets its own result.
+func TestCoalescerFallsBackPerCall(t *testing.T) {
+	t.Parallel()
+	first := make(chan struct{})
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var calls int
+	c := &coalescer{}
+	c.insert = func(_ context.Context, b workflow.Batch) error {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			close(first)
+			<-release
+		}
+		seen := map[string]bool{}
+		for _, id := range b.Provision {
+			if seen[id] {
+				return errors.New("ON CONFLICT DO UPDATE command cannot affect row a second time")
+			}
+			seen[id] = true
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() { errs[0] = c.enqueue(t.Context(), workflow.Batch{Provision: []string{"g-first"}}) })
+	<-first
+	wg.Go(func() { errs[1] = c.enqueue(t.Context(), workflow.Batch{Provision: []string{"g-dup"}}) })
+	wg.Go(func() { errs[2] = c.enqueue(t.Context(), workflow.Batch{Provision: []string{"g-dup"}}) })
+	require.Eventually(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.pending) == 2
+	}, 10*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, i)
+	}
+	require.Equal(t, 4, calls, "the first alone, the merged pair, then each of the pair")
+}

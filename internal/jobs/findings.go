@@ -94,7 +94,10 @@ func (q *Queue) EnqueueAlertsTx(ctx context.Context, tx store.Queries, ds []find
 	if !ok {
 		return false, nil
 	}
-	return true, q.insertManyTx(ctx, sqlTx, alertParams(ds))
+	// Not cancelled with ctx: on SQLite an interrupted statement would
+	// roll back the whole transaction, other calls of its group commit
+	// included.
+	return true, q.insertManyTx(context.WithoutCancel(ctx), sqlTx, alertParams(ds))
 }
 
 // EnqueueDiscovery asks for a discovery sync now.

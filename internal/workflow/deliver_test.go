@@ -138,3 +138,18 @@ func TestDeliverAllSendsToRecipientsAtOnceInOrder(t *testing.T) {
 		require.Equal(t, access.NotificationSent, got.State, id)
 	}
 }
+
+// A notification listed twice (two merged batches) is sent once.
+func TestDeliverAllSendsADuplicateOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, openers()["sqlite"])
+	ctx := t.Context()
+	cn := &countingNotifier{sent: map[string]int{}}
+	b.svc.SetNotifier(cn)
+	n := &access.Notification{ID: "ntf_twice", Kind: access.NotifyApprovalRequested, RecipientID: b.id("bob"),
+		DedupKey: "test/twice", State: access.NotificationPending, CreatedAt: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
+	_, err := b.st.NotificationCreate(ctx, n)
+	require.NoError(t, err)
+	require.NoError(t, b.svc.DeliverAll(ctx, []string{n.ID, n.ID}))
+	require.Equal(t, 1, cn.sent[n.ID])
+}

@@ -127,7 +127,12 @@ func (s *Service) DeliverAll(ctx context.Context, notificationIDs []string) erro
 	)
 	var recipients []string
 	byRecipient := map[string][]*access.Notification{}
+	seen := map[string]bool{}
 	for _, id := range notificationIDs {
+		if seen[id] {
+			continue // listed twice: sent once
+		}
+		seen[id] = true
 		n, pending, err := s.pendingNotification(ctx, id)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("notification %s: %w", id, err))
@@ -174,9 +179,13 @@ func (s *Service) DeliverAll(ctx context.Context, notificationIDs []string) erro
 		}
 	}
 	if len(done) > 0 {
-		err := s.st.InTx(ctx, func(q store.Queries) error {
+		// What was sent is saved even if ctx ends now (a job timeout):
+		// unsaved, it would all be sent again.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		err := s.st.InTx(sctx, func(q store.Queries) error {
 			for _, d := range done {
-				if err := q.NotificationUpdate(ctx, d.n); err != nil {
+				if err := q.NotificationUpdate(sctx, d.n); err != nil {
 					return fmt.Errorf("save notification %s: %w", d.n.ID, err)
 				}
 			}

@@ -2,8 +2,10 @@ package sqldb
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -53,6 +55,8 @@ type groupCall struct {
 	// goroutine.
 	panicked bool
 	panicVal any
+	// answered: done is closed.
+	answered bool
 }
 
 func newGroupCommitter(db *DB) *groupCommitter {
@@ -137,16 +141,42 @@ func (g *groupCommitter) commit(calls []*groupCall) (notRun []*groupCall) {
 			if err != nil && c.err == nil && !c.panicked {
 				c.err = err
 			}
+			c.answered = true
 			close(c.done)
 		}
 	}
+	var tx *sql.Tx
+	var ran []*groupCall
+	defer func() {
+		// A panic outside the calls' own fn (in a pre-commit hook, the
+		// driver...) would end this goroutine and leave every InTx
+		// waiting: the calls that ran re-raise it in their goroutines,
+		// the others run in the next group.
+		p := recover()
+		if p == nil {
+			return
+		}
+		if tx != nil {
+			_ = tx.Rollback() //nolint:errcheck // the panic is what matters
+		}
+		notRun = nil
+		for _, c := range calls {
+			switch {
+			case c.answered:
+			case slices.Contains(ran, c):
+				c.panicked, c.panicVal, c.answered = true, p, true
+				close(c.done)
+			default:
+				notRun = append(notRun, c)
+			}
+		}
+	}()
 	tx, err := db.sqlDB.BeginTx(ctx, nil)
 	if err != nil {
 		answer(calls, fmt.Errorf("begin: %w", err))
 		return nil
 	}
 	q := &queries{db: db, ex: tx, tx: tx, audit: &txAudit{}, detached: true, pre: &preCommits{}}
-	var ran []*groupCall
 	fail := func(err error) []*groupCall {
 		// Rolling back frees the writer; its own error adds nothing to
 		// err, which every caller that ran gets.

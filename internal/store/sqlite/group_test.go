@@ -206,3 +206,33 @@ func precommitItems(t *testing.T, db *sql.DB) []string {
 	require.NoError(t, rows.Err())
 	return got
 }
+
+type panickingPreCommitter struct{}
+
+func (panickingPreCommitter) PreCommit(context.Context, *sql.Tx, []any) error {
+	panic("pre-commit panicked")
+}
+
+// TestGroupCommitPanicOutsideFn: a panic in a pre-commit hook reaches the
+// callers of the group instead of ending the committer, nothing of the
+// group is kept, and the store keeps working.
+func TestGroupCommitPanicOutsideFn(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := sqlite.OpenTest(t)
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	require.PanicsWithValue(t, "pre-commit panicked", func() {
+		_ = st.InTx(ctx, func(q store.Queries) error { //nolint:errcheck // it panics
+			if err := q.AppUpsert(ctx, &access.App{ID: "doomed", Source: access.SourceConfig, CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
+			sqldb.AddPreCommit(q, panickingPreCommitter{}, "x")
+			return nil
+		})
+	})
+	_, err := st.AppGetByID(ctx, "doomed")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	require.NoError(t, st.InTx(ctx, func(q store.Queries) error {
+		return q.AppUpsert(ctx, &access.App{ID: "fine", Source: access.SourceConfig, CreatedAt: now, UpdatedAt: now})
+	}))
+}
