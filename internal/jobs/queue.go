@@ -373,9 +373,6 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx store.Queries, b workflow.Batc
 	if q.insertManyTx == nil || b.Empty() {
 		return false, nil
 	}
-	if _, ok := sqldb.SQLTx(tx); !ok {
-		return false, nil
-	}
 	return sqldb.AddPreCommit(tx, q, b), nil
 }
 

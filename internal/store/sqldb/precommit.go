@@ -20,43 +20,53 @@ type PreCommitter interface {
 }
 
 // preCommits holds a transaction's pending PreCommit items, by
-// PreCommitter in the order each was first used.
+// PreCommitter in the order each was first used (a transaction uses one
+// or two, so a slice searched in order is all it needs).
 type preCommits struct {
-	order []PreCommitter
-	items map[PreCommitter][]any
+	lists []preList
 }
 
-// mark is how much of each PreCommitter's list existed at a savepoint.
-type preMark map[PreCommitter]int
+type preList struct {
+	pc    PreCommitter
+	items []any
+}
+
+// preMark is how many items each list had at a savepoint; lists added
+// since have no entry.
+type preMark []int
 
 func (p *preCommits) mark() preMark {
-	m := make(preMark, len(p.order))
-	for _, pc := range p.order {
-		m[pc] = len(p.items[pc])
+	m := make(preMark, len(p.lists))
+	for i, l := range p.lists {
+		m[i] = len(l.items)
 	}
 	return m
 }
 
 // rollback drops what was added since m.
 func (p *preCommits) rollback(m preMark) {
-	order := p.order[:0]
-	for _, pc := range p.order {
-		n, ok := m[pc]
-		if !ok {
-			delete(p.items, pc)
-			continue
-		}
-		p.items[pc] = p.items[pc][:n]
-		order = append(order, pc)
+	p.lists = p.lists[:len(m)]
+	for i, n := range m {
+		p.lists[i].items = p.lists[i].items[:n]
 	}
-	p.order = order
+}
+
+// add appends item to pc's list.
+func (p *preCommits) add(pc PreCommitter, item any) {
+	for i := range p.lists {
+		if p.lists[i].pc == pc {
+			p.lists[i].items = append(p.lists[i].items, item)
+			return
+		}
+	}
+	p.lists = append(p.lists, preList{pc: pc, items: []any{item}})
 }
 
 // run calls every PreCommitter with its items.
 func (p *preCommits) run(ctx context.Context, tx *sql.Tx) error {
-	for _, pc := range p.order {
-		if items := p.items[pc]; len(items) > 0 {
-			if err := pc.PreCommit(ctx, tx, items); err != nil {
+	for _, l := range p.lists {
+		if len(l.items) > 0 {
+			if err := l.pc.PreCommit(ctx, tx, l.items); err != nil {
 				return fmt.Errorf("before commit: %w", err)
 			}
 		}
@@ -72,12 +82,6 @@ func AddPreCommit(q store.Queries, pc PreCommitter, item any) bool {
 	if !ok || sq.tx == nil || sq.pre == nil {
 		return false
 	}
-	if _, seen := sq.pre.items[pc]; !seen {
-		if sq.pre.items == nil {
-			sq.pre.items = map[PreCommitter][]any{}
-		}
-		sq.pre.order = append(sq.pre.order, pc)
-	}
-	sq.pre.items[pc] = append(sq.pre.items[pc], item)
+	sq.pre.add(pc, item)
 	return true
 }
