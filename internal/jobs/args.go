@@ -19,9 +19,27 @@ func uniqueOpts() river.UniqueOpts {
 	return river.UniqueOpts{ByArgs: true, ByState: uniqueStates}
 }
 
-// ProvisionArgs provisions one grant.
+// ProvisionArgs provisions grants: GrantID names one (the sweeper's jobs,
+// and every job written before batches existed); GrantIDs names the
+// grants approved by the calls of one group commit or one shared insert,
+// one job for all of them. A job may carry both; each grant is
+// provisioned once.
 type ProvisionArgs struct {
-	GrantID string `json:"grant_id"`
+	GrantID  string   `json:"grant_id,omitempty"`
+	GrantIDs []string `json:"grant_ids,omitempty"`
+}
+
+// ids returns the job's grants, each once, in order.
+func (a ProvisionArgs) ids() []string {
+	out := make([]string, 0, 1+len(a.GrantIDs))
+	seen := make(map[string]bool, 1+len(a.GrantIDs))
+	for _, id := range append([]string{a.GrantID}, a.GrantIDs...) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // Kind implements river.JobArgs.

@@ -2,8 +2,11 @@ package jobs_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -189,6 +192,64 @@ func TestQueueRunsTheLifecycle(t *testing.T) {
 			require.NoError(t, err)
 			for _, n := range ns {
 				require.Equal(t, 1, n.Attempts, "%s delivered once", n.Kind)
+			}
+		})
+	}
+}
+
+// TestQueueProvisionsAnApprovalInOneJob approves a request for five
+// entitlements: one provisioning job carries the five grants, a target
+// that fails once is retried without granting the others again, and every
+// grant ends active.
+func TestQueueProvisionsAnApprovalInOneJob(t *testing.T) {
+	t.Parallel()
+	for name, newQ := range drivers() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, newQ)
+			ctx := t.Context()
+			now := clock.Real{}.Now()
+			var ents []string
+			for i := range 5 {
+				id := fmt.Sprintf("github:team%d", i)
+				_, key, _ := access.SplitEntitlementID(id)
+				require.NoError(t, b.st.EntitlementUpsert(ctx, &access.Entitlement{ID: id, AppID: "github", Key: key, Name: key,
+					Requestable: true, Risk: access.RiskLow, CreatedAt: now, UpdatedAt: now}))
+				ents = append(ents, id)
+			}
+			var mu sync.Mutex
+			calls := map[string]int{}
+			b.backend.GrantFunc = func(tg connector.Target) error {
+				mu.Lock()
+				defer mu.Unlock()
+				calls[tg.EntitlementKey]++
+				if tg.EntitlementKey == "team3" && calls["team3"] == 1 {
+					return errors.New("target briefly down")
+				}
+				return nil
+			}
+			r, err := b.svc.Submit(ctx, "alice", workflow.SubmitParams{Entitlements: ents, Duration: time.Hour, Reason: "onboarding"})
+			require.NoError(t, err)
+			_, err = b.svc.Decide(ctx, "bob", workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
+			require.NoError(t, err)
+			waitFor(t, "every grant active", func() bool {
+				gs, err := b.st.GrantListByRequest(ctx, r.ID)
+				require.NoError(t, err)
+				for _, g := range gs {
+					if g.State != access.GrantActive {
+						return false
+					}
+				}
+				return len(gs) == 5
+			})
+			mu.Lock()
+			require.Equal(t, map[string]int{"team0": 1, "team1": 1, "team2": 1, "team3": 2, "team4": 1}, calls,
+				"the retry grants only what failed")
+			mu.Unlock()
+			if sq, ok := b.st.(interface{ SQL() *sql.DB }); ok {
+				var jobs int
+				require.NoError(t, sq.SQL().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE kind = 'provision'`).Scan(&jobs))
+				require.Equal(t, 1, jobs, "one provisioning job for the approval")
 			}
 		})
 	}

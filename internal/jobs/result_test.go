@@ -40,26 +40,26 @@ func TestResult(t *testing.T) {
 	require.NoError(t, result(nil, now))
 }
 
-func TestDeliverResult(t *testing.T) {
+func TestBatchResult(t *testing.T) {
 	t.Parallel()
 	limited := func(d time.Duration) error {
 		return fmt.Errorf("notification ntf_1: %w", &workflow.RetryableError{Err: &connector.RetryAfterError{After: d, Err: errors.New("slack rate limit exceeded")}})
 	}
 	down := errors.New("notification ntf_2: slack is down")
 
-	err := deliverResult([]error{limited(30 * time.Second), down, limited(time.Minute)})
+	err := batchResult([]error{limited(30 * time.Second), down, limited(time.Minute)})
 	se, ok := errors.AsType[*river.JobSnoozeError](err)
 	require.True(t, ok, "Slack's Retry-After snoozes the delivery job: %v", err)
 	require.Equal(t, time.Minute, se.Duration, "the longest wait asked")
 
-	err = deliverResult([]error{limited(200 * time.Millisecond)})
+	err = batchResult([]error{limited(200 * time.Millisecond)})
 	se, ok = errors.AsType[*river.JobSnoozeError](err)
 	require.True(t, ok)
 	require.Equal(t, time.Second, se.Duration, "at least a second")
 
-	err = deliverResult([]error{down})
+	err = batchResult([]error{down})
 	_, ok = errors.AsType[*river.JobSnoozeError](err)
 	require.False(t, ok, "other failures use River's backoff")
 	require.ErrorIs(t, err, down)
-	require.NoError(t, deliverResult(nil))
+	require.NoError(t, batchResult(nil))
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -102,8 +104,35 @@ type provisionWorker struct {
 	q *Queue
 }
 
+// provisionConcurrency bounds the connector calls one provisioning job
+// makes at once.
+const provisionConcurrency = 8
+
+// Work provisions the job's grants, up to provisionConcurrency at once;
+// each grant commits on its own as soon as its target answers. When any
+// failed, the job fails (River's backoff, or a snooze as long as the
+// longest Retry-After a target asked) and its retry skips the grants
+// already done: Provision leaves a grant that is no longer pending alone,
+// and the grant's own attempt count decides when it has failed for good.
 func (w *provisionWorker) Work(ctx context.Context, j *river.Job[ProvisionArgs]) error {
-	return result(w.q.svc.Provision(ctx, j.Args.GrantID), w.q.clock.Now())
+	ids := j.Args.ids()
+	if len(ids) == 1 {
+		return result(w.q.svc.Provision(ctx, ids[0]), w.q.clock.Now())
+	}
+	errs := make([]error, len(ids))
+	sem := make(chan struct{}, provisionConcurrency)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := w.q.svc.Provision(ctx, id); err != nil {
+				errs[i] = fmt.Errorf("grant %s: %w", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	return batchResult(slices.DeleteFunc(errs, func(err error) bool { return err == nil }))
 }
 
 type revokeWorker struct {
@@ -153,15 +182,16 @@ func (w *deliverWorker) Work(ctx context.Context, j *river.Job[DeliverArgs]) err
 			errs = append(errs, fmt.Errorf("notification %s: %w", id, err))
 		}
 	}
-	return deliverResult(errs)
+	return batchResult(errs)
 }
 
-// deliverResult is the outcome of a delivery batch: when a recipient's
-// service rate-limited any delivery (Slack's 429 Retry-After), the job
-// waits as long as the longest wait asked (a snooze, which River does not
-// count as a failed attempt) and then retries the undelivered ones;
-// otherwise the joined errors go to River's backoff.
-func deliverResult(errs []error) error {
+// batchResult is the outcome of a job that works a batch (notifications
+// to deliver, grants to provision): when a recipient's service or a
+// target rate-limited any of them (Slack's 429 Retry-After), the job waits
+// as long as the longest wait asked (a snooze, which River does not count
+// as a failed attempt) and then retries the unfinished ones; otherwise the
+// joined errors go to River's backoff.
+func batchResult(errs []error) error {
 	var wait time.Duration
 	for _, err := range errs {
 		if after, ok := connector.RetryAfter(err); ok {

@@ -15,10 +15,15 @@ import (
 const checkpointEvery = 250 * time.Millisecond
 
 // writerPragmas are the writer connection's settings on top of DSN's: it
-// never checkpoints itself (the checkpointer does), and the WAL file is
-// cut back to 64 MiB when it restarts rather than keeping the size of its
-// largest burst.
-const writerPragmas = "&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)"
+// never checkpoints itself (the checkpointer does); the WAL file is cut
+// back to 64 MiB when it restarts rather than keeping the size of its
+// largest burst; savepoint journals stay in memory (temp_store): a group
+// commit runs each call in a savepoint, and with the default temp_store a
+// savepoint's journal spills to a temporary file past 64 KiB, one write
+// system call per page it saves (a tenth of a lifecycle's CPU); and the
+// page cache holds 64 MiB instead of 2 MiB (the only writer's cache stays
+// valid between its transactions, so the indexes it writes stay hot).
+const writerPragmas = "&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-65536)"
 
 // checkpointer copies the WAL back into the database file in the
 // background, with a connection of its own, so that the writer's commits
