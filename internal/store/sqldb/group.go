@@ -101,9 +101,16 @@ func (g *groupCommitter) close() {
 	g.wg.Wait()
 }
 
-func (g *groupCommitter) loop() {
+// errGoexit answers the calls of a group one of whose fn ended the
+// committing goroutine with runtime.Goexit (a test's t.FailNow inside
+// InTx).
+var errGoexit = errors.New("sqldb: a transaction function called runtime.Goexit; its group was rolled back") //nolint:gochecknoglobals // sentinel error
+
+func (g *groupCommitter) loop() { g.loopFrom(nil) }
+
+// loopFrom runs groups, starting with the calls in pending.
+func (g *groupCommitter) loopFrom(pending []*groupCall) {
 	defer g.wg.Done()
-	var pending []*groupCall
 	for {
 		if len(pending) == 0 {
 			c, ok := <-g.in
@@ -147,12 +154,21 @@ func (g *groupCommitter) commit(calls []*groupCall) (notRun []*groupCall) {
 	}
 	var tx *sql.Tx
 	var ran []*groupCall
+	finished := false
 	defer func() {
 		// A panic outside the calls' own fn (in a pre-commit hook, the
 		// driver...) would end this goroutine and leave every InTx
 		// waiting: the calls that ran re-raise it in their goroutines,
 		// the others run in the next group.
 		p := recover()
+		if p == nil && !finished {
+			// runtime.Goexit in a call's fn: this goroutine ends
+			// whatever is done here, so the group is rolled back, the
+			// calls that ran are answered with errGoexit and a new
+			// committer takes the others.
+			g.goexited(tx, calls, ran)
+			return
+		}
 		if p == nil {
 			return
 		}
@@ -173,11 +189,13 @@ func (g *groupCommitter) commit(calls []*groupCall) (notRun []*groupCall) {
 	}()
 	tx, err := db.sqlDB.BeginTx(ctx, nil)
 	if err != nil {
+		finished = true
 		answer(calls, fmt.Errorf("begin: %w", err))
 		return nil
 	}
 	q := &queries{db: db, ex: tx, tx: tx, audit: &txAudit{}, detached: true, pre: &preCommits{}}
 	fail := func(err error) []*groupCall {
+		finished = true
 		// Rolling back frees the writer; its own error adds nothing to
 		// err, which every caller that ran gets.
 		_ = tx.Rollback() //nolint:errcheck // see above
@@ -220,6 +238,7 @@ func (g *groupCommitter) commit(calls []*groupCall) (notRun []*groupCall) {
 	if err := q.flushAuditHead(ctx); err != nil {
 		return fail(err)
 	}
+	finished = true
 	if err := tx.Commit(); err != nil {
 		answer(ran, fmt.Errorf("commit: %w", err))
 		return nil
@@ -231,6 +250,29 @@ func (g *groupCommitter) commit(calls []*groupCall) (notRun []*groupCall) {
 	db.grouped.Add(uint64(len(ran)))
 	answer(ran, nil)
 	return nil
+}
+
+// goexited cleans up after a call's fn ended the committing goroutine
+// with runtime.Goexit (commit's deferred function, with the goroutine on
+// its way out): it rolls the group back, answers the calls that ran with
+// errGoexit and starts a new committer with the calls that had not.
+func (g *groupCommitter) goexited(tx *sql.Tx, calls, ran []*groupCall) {
+	if tx != nil {
+		_ = tx.Rollback() //nolint:errcheck // the group is abandoned either way
+	}
+	var notRun []*groupCall
+	for _, c := range calls {
+		switch {
+		case c.answered:
+		case slices.Contains(ran, c):
+			c.err, c.answered = errGoexit, true
+			close(c.done)
+		default:
+			notRun = append(notRun, c)
+		}
+	}
+	g.wg.Add(1)
+	go g.loopFrom(notRun)
 }
 
 // call runs c.fn on q with c's context values, catching a panic for the

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -235,4 +236,64 @@ func TestGroupCommitPanicOutsideFn(t *testing.T) {
 	require.NoError(t, st.InTx(ctx, func(q store.Queries) error {
 		return q.AppUpsert(ctx, &access.App{ID: "fine", Source: access.SourceConfig, CreatedAt: now, UpdatedAt: now})
 	}))
+}
+
+// TestGroupCommitSurvivesGoexit queues three calls behind a held writer;
+// the second ends its goroutine with runtime.Goexit (what t.FailNow does
+// inside InTx). Its group is rolled back and answered with an error
+// instead of leaving every later InTx waiting, the call queued after it
+// runs in a new group, and the store keeps working.
+func TestGroupCommitSurvivesGoexit(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := sqlite.OpenTest(t)
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	upsert := func(id string) func(q store.Queries) error {
+		return func(q store.Queries) error {
+			return q.AppUpsert(ctx, &access.App{ID: id, Source: access.SourceConfig, CreatedAt: now, UpdatedAt: now})
+		}
+	}
+	release := make(chan struct{})
+	holding := make(chan struct{})
+	holderDone := make(chan error, 1)
+	go func() {
+		holderDone <- st.InTx(ctx, func(q store.Queries) error {
+			close(holding)
+			<-release
+			return upsert("holder")(q)
+		})
+	}()
+	<-holding
+	results := make([]error, 3)
+	var wg sync.WaitGroup
+	for i, fn := range []func(q store.Queries) error{
+		upsert("before"),
+		func(q store.Queries) error {
+			if err := upsert("exiting")(q); err != nil {
+				return err
+			}
+			runtime.Goexit()
+			return nil
+		},
+		upsert("after"),
+	} {
+		wg.Go(func() { results[i] = st.InTx(ctx, fn) })
+		// Queued in this order, behind the holder.
+		require.Eventually(t, func() bool { return st.GroupQueued() == i+1 }, 10*time.Second, time.Millisecond)
+	}
+	close(release)
+	require.NoError(t, <-holderDone)
+	wg.Wait()
+	require.ErrorContains(t, results[0], "Goexit", "rolled back with the group it shared")
+	require.ErrorContains(t, results[1], "Goexit")
+	require.NoError(t, results[2], "the call queued after runs in the next group")
+	for id, want := range map[string]bool{"holder": true, "before": false, "exiting": false, "after": true} {
+		_, err := st.AppGetByID(ctx, id)
+		if want {
+			require.NoError(t, err, id)
+		} else {
+			require.ErrorIs(t, err, store.ErrNotFound, id)
+		}
+	}
+	require.NoError(t, st.InTx(ctx, upsert("later")), "the store keeps working")
 }
