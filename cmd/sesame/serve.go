@@ -134,7 +134,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&m.SweepInterval, "sweep-interval", 0, "how often the leader looks for due work without a job (default 15s)")
 	fs.DurationVar(&m.StallAfter, "stall-after", 0, "how long work may wait before the sweeper enqueues it again (default 2m)")
 	fs.DurationVar(&m.ReconcileInterval, "reconcile-interval", 0, "how often every app's real access is compared with Sesame's grants (default 1h)")
-	fs.IntVar(&m.ListConcurrency, "list-concurrency", 0, "API list requests run at once; more waits its turn (default: GOMAXPROCS-1 on SQLite, 4*GOMAXPROCS on PostgreSQL)")
+	fs.IntVar(&m.ListConcurrency, "list-concurrency", 0, "API list requests run at once; more waits its turn (overrides server.list_concurrency; default: GOMAXPROCS-1 on SQLite, 4*GOMAXPROCS on PostgreSQL)")
 	fs.Usage = func() {
 		fmt.Fprint(m.Stderr, "Usage: sesame serve [--config FILE] [--addr HOST:PORT] [--log-level LEVEL]\n\n")
 		fs.PrintDefaults()
@@ -151,6 +151,9 @@ func (m *Main) ParseFlags(args []string) error {
 	cfg, err := loadOptions(m.registry()).Load(*configPath, m.Getenv)
 	if err != nil {
 		return err
+	}
+	if m.ListConcurrency == 0 {
+		m.ListConcurrency = cfg.Server.ListConcurrency // the flag wins over server.list_concurrency
 	}
 	if *addr != "" {
 		// A base URL derived from the configured address follows --addr

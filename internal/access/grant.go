@@ -36,13 +36,20 @@ type Grant struct {
 	Duration time.Duration `json:"duration"`
 	// MaxDuration bounds one extension: an extension moves ExpiresAt to at
 	// most now+MaxDuration.
-	MaxDuration  time.Duration `json:"max_duration"`
-	ActivatedAt  time.Time     `json:"activated_at,omitzero"`
-	ExpiresAt    time.Time     `json:"expires_at,omitzero"`
-	RevokedAt    time.Time     `json:"revoked_at,omitzero"`
-	Attempts     int           `json:"attempts"`
-	LastError    string        `json:"last_error,omitempty"`
-	RevokeReason string        `json:"revoke_reason,omitempty"`
+	MaxDuration time.Duration `json:"max_duration"`
+	ActivatedAt time.Time     `json:"activated_at,omitzero"`
+	ExpiresAt   time.Time     `json:"expires_at,omitzero"`
+	// TargetExpiresAt is the expiry last applied in the target (a login's
+	// VALID UNTIL, moved by connector.ExpiryExtender), or the expiry the
+	// grant had when it was activated. Zero means unknown, taken as in
+	// sync (grants activated before Sesame recorded it). When it is set
+	// and differs from ExpiresAt on an active grant, the grant was
+	// extended and the target still has to be moved (TargetBehind).
+	TargetExpiresAt time.Time `json:"target_expires_at,omitzero"`
+	RevokedAt       time.Time `json:"revoked_at,omitzero"`
+	Attempts        int       `json:"attempts"`
+	LastError       string    `json:"last_error,omitempty"`
+	RevokeReason    string    `json:"revoke_reason,omitempty"`
 	// ManualTask is set when a person must provision or revoke by hand
 	// (the manual connector); it holds what they are asked to do.
 	ManualTask string `json:"manual_task,omitempty"`
@@ -67,6 +74,9 @@ func (g *Grant) StartProvisioning(now time.Time) error {
 }
 
 // Activate records that access now exists; it expires Duration from now.
+// The target is taken to be in sync with that expiry (TargetExpiresAt =
+// ExpiresAt): what the connector set at provisioning is the baseline, and
+// only an extension puts the target behind.
 func (g *Grant) Activate(now time.Time) error {
 	if g.State != GrantProvisioning && g.State != GrantPending {
 		return transitionErr("grant %s is %s, not provisioning", g.ID, g.State)
@@ -74,6 +84,7 @@ func (g *Grant) Activate(now time.Time) error {
 	g.State = GrantActive
 	g.ActivatedAt = now
 	g.ExpiresAt = now.Add(g.Duration)
+	g.TargetExpiresAt = g.ExpiresAt
 	g.LastError = ""
 	g.ManualTask = ""
 	g.UpdatedAt = now
@@ -151,7 +162,11 @@ func (g *Grant) RevokeFailed(msg string, now time.Time) error {
 }
 
 // Extend moves the expiry of an active grant to now+d, which must not pass
-// limit from now (zero limit means no limit).
+// limit from now (zero limit means no limit). TargetExpiresAt stays, so the
+// grant is TargetBehind until the target's own expiry is moved
+// (TargetSynced); a grant that had none recorded (activated before Sesame
+// recorded it) takes its previous expiry as the target's, so that it is
+// behind too.
 func (g *Grant) Extend(d, limit time.Duration, now time.Time) error {
 	if g.State != GrantActive {
 		return transitionErr("grant %s is %s; only active grants can be extended", g.ID, g.State)
@@ -164,7 +179,32 @@ func (g *Grant) Extend(d, limit time.Duration, now time.Time) error {
 		return Invalid("invalid extension", FieldError{Field: "duration",
 			Message: "the grant already lasts until " + g.ExpiresAt.Format(time.RFC3339)})
 	}
+	if g.TargetExpiresAt.IsZero() {
+		g.TargetExpiresAt = g.ExpiresAt
+	}
 	g.ExpiresAt = next
 	g.UpdatedAt = now
 	return nil
+}
+
+// TargetBehind reports whether g is active and its target still holds an
+// expiry other than ExpiresAt (it was extended and the target's own expiry
+// has not been moved yet). A zero TargetExpiresAt is never behind.
+func (g *Grant) TargetBehind() bool {
+	return g.State == GrantActive && !g.TargetExpiresAt.IsZero() && !g.TargetExpiresAt.Equal(g.ExpiresAt)
+}
+
+// TargetSynced records that the target's own expiry is now at: moved
+// there, or given up on (nothing to move, or a permanent failure that was
+// reported). It changes only an active grant whose TargetExpiresAt is not
+// already at, and reports whether it changed g (which must then be saved).
+// at may be older than ExpiresAt when g was extended again meanwhile; g
+// then stays TargetBehind.
+func (g *Grant) TargetSynced(at, now time.Time) bool {
+	if g.State != GrantActive || at.IsZero() || g.TargetExpiresAt.Equal(at) {
+		return false
+	}
+	g.TargetExpiresAt = at
+	g.UpdatedAt = now
+	return true
 }

@@ -87,3 +87,59 @@ func TestGrantLifecycleTimes(t *testing.T) {
 	require.False(t, must, "nothing was granted yet")
 	require.Equal(t, access.GrantFailed, p.State)
 }
+
+// TestGrantTargetExpiry follows the expiry recorded for the target through
+// activation, extensions and the target being moved.
+func TestGrantTargetExpiry(t *testing.T) {
+	t.Parallel()
+	g := &access.Grant{ID: "grt_1", State: access.GrantProvisioning, Duration: time.Hour, MaxDuration: 4 * time.Hour}
+	require.False(t, g.TargetBehind(), "not active")
+	require.NoError(t, g.Activate(t0))
+	first := t0.Add(time.Hour)
+	require.Equal(t, first, g.TargetExpiresAt, "activation is the baseline")
+	require.False(t, g.TargetBehind())
+
+	require.NoError(t, g.Extend(2*time.Hour, g.MaxDuration, t0.Add(time.Minute)))
+	second := t0.Add(time.Minute + 2*time.Hour)
+	require.Equal(t, first, g.TargetExpiresAt, "an extension leaves the target behind")
+	require.True(t, g.TargetBehind())
+
+	// Extended again before the target moved: the first move (to second)
+	// leaves it behind the third expiry.
+	require.NoError(t, g.Extend(3*time.Hour, g.MaxDuration, t0.Add(2*time.Minute)))
+	third := t0.Add(2*time.Minute + 3*time.Hour)
+	require.True(t, g.TargetSynced(second, t0.Add(3*time.Minute)))
+	require.Equal(t, t0.Add(3*time.Minute), g.UpdatedAt)
+	require.True(t, g.TargetBehind())
+	require.True(t, g.TargetSynced(third, t0.Add(4*time.Minute)))
+	require.False(t, g.TargetBehind())
+	require.False(t, g.TargetSynced(third, t0.Add(5*time.Minute)), "already there: nothing to save")
+	require.Equal(t, t0.Add(4*time.Minute), g.UpdatedAt)
+
+	for _, tt := range []struct {
+		name   string
+		g      access.Grant
+		behind bool
+		synced bool // whether TargetSynced(t0) changes it
+	}{
+		{"unknown (before it was recorded)", access.Grant{State: access.GrantActive, ExpiresAt: t0}, false, true},
+		{"in sync", access.Grant{State: access.GrantActive, ExpiresAt: t0, TargetExpiresAt: t0}, false, false},
+		{"behind", access.Grant{State: access.GrantActive, ExpiresAt: t0, TargetExpiresAt: t0.Add(-time.Hour)}, true, true},
+		{"revoking", access.Grant{State: access.GrantRevoking, ExpiresAt: t0, TargetExpiresAt: t0.Add(-time.Hour)}, false, false},
+		{"revoked", access.Grant{State: access.GrantRevoked, ExpiresAt: t0, TargetExpiresAt: t0.Add(-time.Hour)}, false, false},
+	} {
+		require.Equal(t, tt.behind, tt.g.TargetBehind(), tt.name)
+		before := tt.g.TargetExpiresAt
+		require.Equal(t, tt.synced, tt.g.TargetSynced(t0, t0), tt.name)
+		if !tt.synced {
+			require.Equal(t, before, tt.g.TargetExpiresAt, tt.name)
+		}
+	}
+
+	// A grant from before the target's expiry was recorded is behind once
+	// extended: its previous expiry stands for the target's.
+	old := &access.Grant{ID: "grt_2", State: access.GrantActive, ExpiresAt: t0.Add(time.Hour), MaxDuration: 4 * time.Hour}
+	require.NoError(t, old.Extend(2*time.Hour, old.MaxDuration, t0))
+	require.Equal(t, t0.Add(time.Hour), old.TargetExpiresAt)
+	require.True(t, old.TargetBehind())
+}

@@ -58,6 +58,12 @@ type Server struct {
 	// endpoints, without a trailing slash. Default "http://" + Addr, with
 	// "localhost" for an empty or unspecified host.
 	BaseURL string
+	// ListConcurrency is how many API list requests run at once; more wait
+	// their turn. 0 (the default) picks by database: GOMAXPROCS-1 (at least
+	// 1) on SQLite, so that reads leave a core to the single writer, and
+	// 4*GOMAXPROCS on PostgreSQL. `sesame serve --list-concurrency`
+	// overrides it.
+	ListConcurrency int
 }
 
 // Log configures logging.

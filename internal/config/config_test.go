@@ -262,6 +262,53 @@ func TestEnvOverrides(t *testing.T) {
 		}, lines)
 	})
 
+	t.Run("list concurrency and alerts", func(t *testing.T) {
+		t.Parallel()
+		// The file enables one alert type on a channel; the environment
+		// turns it off, moves another to a channel and sets the rest.
+		c, err := Parse("f.yaml", []byte("server: {list_concurrency: 3}\nalerts: {watchlist_signup: {enabled: true, channel: \"#sec\"}}\n"),
+			env(map[string]string{
+				"SESAME_SERVER_LIST_CONCURRENCY":                 "6",
+				"SESAME_ALERTS_DISCOVERY_INTERVAL":               "30m",
+				"SESAME_ALERTS_WATCHLIST_SIGNUP_ENABLED":         "false",
+				"SESAME_ALERTS_NEW_APP_DISCOVERED_CHANNEL":       "#apps",
+				"SESAME_ALERTS_OFFBOARDED_WITH_ACCOUNTS_ENABLED": "true",
+			}))
+		require.NoError(t, err)
+		require.Equal(t, 6, c.Server.ListConcurrency)
+		require.Equal(t, 30*time.Minute, c.Alerts.DiscoveryInterval)
+		require.Equal(t, map[string]AlertTypeSetting{
+			"watchlist_signup":         {Enabled: false, Channel: "#sec"},
+			"new_app_discovered":       {Enabled: true, Channel: "#apps"},
+			"offboarded_with_accounts": {Enabled: true},
+		}, c.Alerts.Types)
+
+		c, err = Parse("f.yaml", []byte("server: {list_concurrency: 3}\n"), nil)
+		require.NoError(t, err)
+		require.Equal(t, 3, c.Server.ListConcurrency, "the file alone")
+		require.Equal(t, time.Hour, c.Alerts.DiscoveryInterval)
+	})
+
+	t.Run("bad list concurrency and alerts values name the variable", func(t *testing.T) {
+		t.Parallel()
+		lines := problemLines(t, LoadOptions{}, "", map[string]string{
+			"SESAME_SERVER_LIST_CONCURRENCY":           "many",
+			"SESAME_ALERTS_WATCHLIST_SIGNUP_ENABLED":   "maybe",
+			"SESAME_ALERTS_NEW_APP_DISCOVERED_CHANNEL": "general",
+			"SESAME_ALERTS_DISCOVERY_INTERVAL":         "1m",
+		})
+		require.Equal(t, []string{
+			`$SESAME_ALERTS_DISCOVERY_INTERVAL: alerts.discovery_interval: must be between 5m and 1w`,
+			`$SESAME_ALERTS_NEW_APP_DISCOVERED_CHANNEL: alerts.new_app_discovered.channel: must be a Slack channel ID (C0123ABCD) or #name, or empty for slack.alerts_channel`,
+			`$SESAME_ALERTS_WATCHLIST_SIGNUP_ENABLED: alerts.watchlist_signup.enabled: must be true or false, not "maybe"`,
+			`$SESAME_SERVER_LIST_CONCURRENCY: server.list_concurrency: must be a whole number, not "many"`,
+		}, lines)
+		lines = problemLines(t, LoadOptions{}, "", map[string]string{"SESAME_SERVER_LIST_CONCURRENCY": "-1"})
+		require.Equal(t, []string{
+			`$SESAME_SERVER_LIST_CONCURRENCY: server.list_concurrency: must be 0 (the default for the database) or more, not -1`,
+		}, lines)
+	})
+
 	t.Run("every variable is listed and documented", func(t *testing.T) {
 		t.Parallel()
 		src, err := os.ReadFile("env.go")

@@ -33,10 +33,16 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 	// ("slack.bot_token" lives in the "slack" mapping).
 	sections := map[string]fields{}
 	for _, s := range settings() {
+		if s.set != nil {
+			continue // its section decodes it (alerts)
+		}
 		decode := func(n *yaml.Node, path string) {
-			if s.str != nil {
+			switch {
+			case s.str != nil:
 				d.str(n, path, s.str(c))
-			} else {
+			case s.num != nil:
+				d.integer(n, path, s.num(c))
+			default:
 				d.duration(n, path, s.dur(c))
 			}
 		}

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +31,7 @@ type EnvVar struct {
 //
 //	SESAME_SERVER_ADDR            server.addr            listen address (127.0.0.1:8080)
 //	SESAME_SERVER_BASE_URL        server.base_url        public URL (http://<server.addr>)
+//	SESAME_SERVER_LIST_CONCURRENCY server.list_concurrency API list requests run at once (0: by database)
 //	SESAME_DATA_DIR               data_dir               directory for Sesame's files (./sesame-data)
 //	SESAME_DATABASE               database               sqlite:// or postgres:// URL (sqlite://<data_dir>/sesame.db)
 //	SESAME_LOG_LEVEL              log.level              debug, info, warn or error (info)
@@ -48,6 +51,16 @@ type EnvVar struct {
 //	SESAME_WEB_OIDC_SLACK_TEAM_ID web.oidc.slack_team_id workspace for Sign in with Slack
 //	SESAME_WEB_SESSION_TTL        web.session_ttl        how long a dashboard sign-in lasts (12h)
 //	SESAME_ORG_MAX_DURATION       org.max_duration       longest grant allowed anywhere (12h)
+//	SESAME_ALERTS_DISCOVERY_INTERVAL alerts.discovery_interval how often accounts and apps are synced (1h)
+//	SESAME_ALERTS_WATCHLIST_SIGNUP_ENABLED alerts.watchlist_signup.enabled alert on watchlist app sign-ups (true)
+//	SESAME_ALERTS_WATCHLIST_SIGNUP_CHANNEL alerts.watchlist_signup.channel its channel (slack.alerts_channel)
+//	SESAME_ALERTS_OFFBOARDED_WITH_ACCOUNTS_ENABLED alerts.offboarded_with_accounts.enabled alert on offboarded people with accounts (true)
+//	SESAME_ALERTS_OFFBOARDED_WITH_ACCOUNTS_CHANNEL alerts.offboarded_with_accounts.channel its channel (slack.alerts_channel)
+//	SESAME_ALERTS_NEW_APP_DISCOVERED_ENABLED alerts.new_app_discovered.enabled alert on newly discovered apps (true)
+//	SESAME_ALERTS_NEW_APP_DISCOVERED_CHANNEL alerts.new_app_discovered.channel its channel (slack.alerts_channel)
+//
+// The alerts.* variables act as if the file set the key: a type they name
+// seeds the database at start like one the file names (see Alerts).
 func EnvVars() []EnvVar {
 	list := settings()
 	out := make([]EnvVar, len(list))
@@ -58,11 +71,16 @@ func EnvVars() []EnvVar {
 }
 
 // setting is one scalar key: where it lives in Config and how it is read.
-// Exactly one of str and dur is set.
+// Exactly one of str, dur, num and set is set. A setting with set is
+// decoded from the file by its section's own decoder (alerts); the table
+// only adds its variable.
 type setting struct {
 	EnvVar
 	str func(*Config) *string
 	dur func(*Config) *time.Duration
+	num func(*Config) *int
+	// set applies the variable's value v, or says why it cannot.
+	set func(c *Config, v string) error
 }
 
 // settings returns the scalar keys, in file order.
@@ -70,9 +88,14 @@ func settings() []setting {
 	s := func(key, def, desc string, secret bool, f func(*Config) *string) setting {
 		return setting{EnvVar: EnvVar{Name: envName(key), Key: key, Description: desc, Default: def, Secret: secret}, str: f}
 	}
-	return []setting{
+	return append([]setting{
 		s("server.addr", "127.0.0.1:8080", "HTTP listen address, host:port", false, func(c *Config) *string { return &c.Server.Addr }),
 		s("server.base_url", "http://<server.addr>", "public URL of the dashboard and Slack endpoints", false, func(c *Config) *string { return &c.Server.BaseURL }),
+		{
+			EnvVar: EnvVar{Name: envName("server.list_concurrency"), Key: "server.list_concurrency", Default: "0",
+				Description: "API list requests run at once, more wait their turn (0: GOMAXPROCS-1 on SQLite, 4*GOMAXPROCS on PostgreSQL)"},
+			num: func(c *Config) *int { return &c.Server.ListConcurrency },
+		},
 		s("data_dir", "./sesame-data", "directory for Sesame's files", false, func(c *Config) *string { return &c.DataDir }),
 		s("database", "sqlite://<data_dir>/sesame.db", "sqlite:// or postgres:// URL", false, func(c *Config) *string { return &c.Database }),
 		s("log.level", "info", "debug, info, warn or error", false, func(c *Config) *string { return &c.Log.Level }),
@@ -100,7 +123,64 @@ func settings() []setting {
 				Description: "longest grant allowed anywhere (30m, 8h, 1d, 1w)"},
 			dur: func(c *Config) *time.Duration { return &c.Org.MaxDuration },
 		},
+		alertsInterval(),
+	}, alertTypeSettings()...)
+}
+
+// alertsInterval is alerts.discovery_interval (decoded from the file by
+// Alerts' decoder, defaulted by its validation).
+func alertsInterval() setting {
+	return setting{
+		EnvVar: EnvVar{Name: envName("alerts.discovery_interval"), Key: "alerts.discovery_interval", Default: "1h",
+			Description: "how often accounts and apps are synced (5m to 1w)"},
+		set: func(c *Config, v string) error {
+			d, err := access.ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			c.Alerts.DiscoveryInterval = d
+			return nil
+		},
 	}
+}
+
+// alertTypeSettings are alerts.<type>.enabled and alerts.<type>.channel.
+func alertTypeSettings() []setting {
+	var out []setting
+	for _, typ := range alertTypeNames() {
+		update := func(c *Config, f func(s *AlertTypeSetting)) {
+			if c.Alerts.Types == nil {
+				c.Alerts.Types = map[string]AlertTypeSetting{}
+			}
+			s, ok := c.Alerts.Types[typ]
+			if !ok {
+				s = AlertTypeSetting{Enabled: true}
+			}
+			f(&s)
+			c.Alerts.Types[typ] = s
+		}
+		what := strings.ReplaceAll(typ, "_", " ")
+		out = append(out, setting{
+			EnvVar: EnvVar{Name: envName("alerts." + typ + ".enabled"), Key: "alerts." + typ + ".enabled", Default: "true",
+				Description: "whether " + what + " alerts are raised"},
+			set: func(c *Config, v string) error {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("must be true or false, not %q", v)
+				}
+				update(c, func(s *AlertTypeSetting) { s.Enabled = b })
+				return nil
+			},
+		}, setting{
+			EnvVar: EnvVar{Name: envName("alerts." + typ + ".channel"), Key: "alerts." + typ + ".channel", Default: "<slack.alerts_channel>",
+				Description: "channel of " + what + " alerts (C0123ABCD or #name)"},
+			set: func(c *Config, v string) error {
+				update(c, func(s *AlertTypeSetting) { s.Channel = v })
+				return nil
+			},
+		})
+	}
+	return out
 }
 
 // envName is "SESAME_" + key upper-cased, with "." written "_".
@@ -121,8 +201,24 @@ func applyEnv(c *Config, r *report, getenv func(string) string) {
 		}
 		at := pos{file: "$" + s.Name}
 		r.index[s.Key] = at
-		if s.str != nil {
+		switch {
+		case s.str != nil:
 			*s.str(c) = v
+			continue
+		case s.num != nil:
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				r.atf(at, s.Key, "must be a whole number, not %q", v)
+				r.unreadable[s.Key] = true
+				continue
+			}
+			*s.num(c) = n
+			continue
+		case s.set != nil:
+			if err := s.set(c, v); err != nil {
+				r.atf(at, s.Key, "%v", err)
+				r.unreadable[s.Key] = true
+			}
 			continue
 		}
 		d, err := access.ParseDuration(v)
@@ -139,6 +235,9 @@ func applyEnv(c *Config, r *report, getenv func(string) string) {
 // Database) and normalises URLs.
 func applyDefaults(c *Config) {
 	for _, s := range settings() {
+		if s.num != nil || s.set != nil {
+			continue // 0 is the default; alerts default in validateAlerts
+		}
 		if s.dur != nil {
 			if *s.dur(c) == 0 {
 				d, err := access.ParseDuration(s.Default)

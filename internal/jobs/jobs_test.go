@@ -295,6 +295,59 @@ func TestSweeperRecoversLostJobs(t *testing.T) {
 	}
 }
 
+// TestSweeperRecoversLostTargetExtension extends a grant on a connector
+// that keeps its own expiry in the target while every job is lost (as
+// after a crash between commit and enqueue): the grant records that its
+// target is behind, and the periodic sweep has the target moved.
+func TestSweeperRecoversLostTargetExtension(t *testing.T) {
+	t.Parallel()
+	for name, newQ := range drivers() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, newQ)
+			ctx := t.Context()
+			now := clock.Real{}.Now()
+			require.NoError(t, b.st.AppUpsert(ctx, &access.App{ID: "pgdb", Name: "Postgres", ConnectorType: fake.TypeName,
+				ConnectorSettings: map[string]string{"expiry": "true"}, Owners: []string{"bob"}, Source: access.SourceConfig,
+				CreatedAt: now, UpdatedAt: now}))
+			require.NoError(t, b.st.EntitlementUpsert(ctx, &access.Entitlement{ID: "pgdb:read", AppID: "pgdb", Key: "read", Name: "Read",
+				Requestable: true, Risk: access.RiskLow, CreatedAt: now, UpdatedAt: now}))
+			r, err := b.svc.Submit(ctx, "alice", workflow.SubmitParams{Entitlements: []string{"pgdb:read"}, Duration: time.Hour, Reason: "incident"})
+			require.NoError(t, err)
+			_, err = b.svc.Decide(ctx, "bob", workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
+			require.NoError(t, err)
+			waitFor(t, "grant active", func() bool { return b.grantState(t, r.ID) == access.GrantActive })
+			gs, err := b.st.GrantListByRequest(ctx, r.ID)
+			require.NoError(t, err)
+			g := gs[0]
+
+			b.svc.SetEnqueuer(dropAll{})
+			_, err = b.svc.Extend(ctx, "bob", g.ID, 3*time.Hour)
+			require.NoError(t, err)
+			g, err = b.st.GrantGetByID(ctx, g.ID, false)
+			require.NoError(t, err)
+			require.True(t, g.TargetBehind(), "the extension is recorded as not applied yet")
+			require.Empty(t, b.backend.Expiries(g.ID))
+
+			b.svc.SetEnqueuer(b.q)
+			waitFor(t, "the sweeper has the target moved", func() bool {
+				got, err := b.st.GrantGetByID(ctx, g.ID, false)
+				require.NoError(t, err)
+				return !got.TargetBehind()
+			})
+			got, err := b.st.GrantGetByID(ctx, g.ID, false)
+			require.NoError(t, err)
+			require.Equal(t, g.ExpiresAt, got.ExpiresAt)
+			require.Equal(t, got.ExpiresAt, got.TargetExpiresAt)
+			moved := b.backend.Expiries(g.ID)
+			require.NotEmpty(t, moved)
+			for _, at := range moved {
+				require.True(t, at.Equal(g.ExpiresAt), "the target was moved to the extended expiry, got %v", at)
+			}
+		})
+	}
+}
+
 type dropAll struct{}
 
 func (dropAll) Enqueue(context.Context, workflow.Batch) error { return nil }

@@ -235,7 +235,7 @@ func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
 	if res != (workflow.SweepResult{}) {
 		w.q.log.InfoContext(ctx, "sweep enqueued due work", "revocations", res.Revocations, "retry_revokes", res.RetryRevokes,
 			"provisions", res.Provisions, "timeouts", res.TimeOuts, "deliveries", res.Deliveries, "expiry_notices", res.ExpiryNotices,
-			"escalations", res.Escalations)
+			"escalations", res.Escalations, "target_extends", res.TargetExtends)
 	}
 	return nil
 }

@@ -130,6 +130,14 @@ type Queries interface {
 	// before before, oldest first, at most limit (the sweeper's view of
 	// work that lost its job).
 	GrantListStalled(ctx context.Context, states []access.GrantState, before time.Time, limit int) ([]*access.Grant, error)
+	// GrantListTargetBehind returns active grants whose TargetExpiresAt is
+	// set and differs from ExpiresAt (access.Grant.TargetBehind: extended,
+	// the target's own expiry not moved yet) and whose UpdatedAt is at or
+	// before before, oldest update first, at most limit (the sweeper's
+	// view of target extensions that lost their job). It must read an
+	// index of those grants only: its cost grows with the extensions in
+	// flight, not the grants held.
+	GrantListTargetBehind(ctx context.Context, before time.Time, limit int) ([]*access.Grant, error)
 	GrantCountByState(ctx context.Context) (map[access.GrantState]int, error)
 
 	// Notifications (the outbox). NotificationCreate ignores a duplicate

@@ -183,7 +183,10 @@ func (s *Service) extensionApproved(ctx context.Context, q store.Queries, fx *ef
 
 // extended saves g after its expiry moved from before's, audits it,
 // reschedules its revocation and the target's expiry, and tells the
-// holder.
+// holder. g's TargetExpiresAt did not move with ExpiresAt
+// (access.Grant.Extend), so g is saved TargetBehind in the same
+// transaction: if the ExtendTarget job is lost, the sweeper finds g and
+// enqueues it again.
 func (s *Service) extended(ctx context.Context, q store.Queries, fx *effects, actorID string, before, g *access.Grant, data map[string]string) error {
 	if err := q.GrantUpdate(ctx, g); err != nil {
 		return fmt.Errorf("save grant: %w", err)
@@ -211,6 +214,11 @@ func (s *Service) extended(ctx context.Context, q store.Queries, fx *effects, ac
 // Credentials the connector re-issues are sealed on the grant for the
 // holder to fetch once, and the holder is told (NotifyGrantExtended with
 // data credentials=reissued).
+//
+// The grant records the expiry applied (TargetExpiresAt) when the target
+// was moved, had nothing to move, or failed for good: then it is no
+// longer TargetBehind. A retryable failure leaves it behind, so that the
+// sweeper enqueues this again if the job is lost or runs out of attempts.
 func (s *Service) ExtendTarget(ctx context.Context, grantID string) error {
 	var (
 		t   connector.Target
@@ -244,7 +252,7 @@ func (s *Service) ExtendTarget(ctx context.Context, grantID string) error {
 	if err == nil {
 		ext, ok := conn.(connector.ExpiryExtender)
 		if !ok {
-			return nil
+			return s.targetSynced(ctx, grantID, t.ExpiresAt)
 		}
 		creds, err = ext.ExtendGrant(ctx, t)
 	}
@@ -253,7 +261,10 @@ func (s *Service) ExtendTarget(ctx context.Context, grantID string) error {
 	}
 	sealed := ""
 	if err == nil && creds != nil {
-		if sealed, err = s.sealCredentials(*creds); err != nil {
+		// Credentials that can never be kept (no key for secrets at rest)
+		// are a permanent failure like the target's: reported once, not
+		// re-issued by every retry and sweep.
+		if sealed, err = s.sealCredentials(*creds); err != nil && !connector.IsPermanent(err) {
 			return err
 		}
 	}
@@ -261,6 +272,19 @@ func (s *Service) ExtendTarget(ctx context.Context, grantID string) error {
 		g, gerr := q.GrantGetByID(ctx, grantID, true)
 		if gerr != nil {
 			return gerr
+		}
+		// Moved, or failed for good (reported below): either way there is
+		// nothing more to do for this expiry.
+		changed := g.TargetSynced(t.ExpiresAt, fx.now)
+		if err == nil && sealed != "" && g.State == access.GrantActive {
+			g.Credentials = sealed
+			g.UpdatedAt = fx.now
+			changed = true
+		}
+		if changed {
+			if uerr := q.GrantUpdate(ctx, g); uerr != nil {
+				return uerr
+			}
 		}
 		if err != nil {
 			if aerr := fx.audit(ctx, q, access.SystemActor, "grant.target_extend_failed", "grant", g.ID, nil, nil,
@@ -271,11 +295,6 @@ func (s *Service) ExtendTarget(ctx context.Context, grantID string) error {
 				map[string]string{"error": "the grant was extended in Sesame, but the target's own expiry could not be moved: " + err.Error()})
 		}
 		if sealed != "" && g.State == access.GrantActive {
-			g.Credentials = sealed
-			g.UpdatedAt = fx.now
-			if uerr := q.GrantUpdate(ctx, g); uerr != nil {
-				return uerr
-			}
 			if nerr := fx.notify(ctx, q, access.NotifyGrantExtended, g.UserID, g.RequestID, g.ID,
 				g.ID+"/credentials/"+t.ExpiresAt.Format(time.RFC3339Nano),
 				map[string]string{"expires_at": t.ExpiresAt.Format(time.RFC3339), "credentials": "reissued"}); nerr != nil {
@@ -285,6 +304,27 @@ func (s *Service) ExtendTarget(ctx context.Context, grantID string) error {
 		return fx.audit(ctx, q, access.SystemActor, "grant.target_extended", "grant", g.ID, nil, nil,
 			map[string]any{"expires_at": t.ExpiresAt.Format(time.RFC3339), "credentials_issued": sealed != ""})
 	})
+}
+
+// targetSynced records on grantID, if still active, that its target holds
+// expiry at (access.Grant.TargetSynced), in a short transaction of its own:
+// for a connector that set no expiry in the target, there was nothing to
+// move.
+func (s *Service) targetSynced(ctx context.Context, grantID string, at time.Time) error {
+	err := s.run(ctx, func(q store.Queries, fx *effects) error {
+		g, err := q.GrantGetByID(ctx, grantID, true)
+		if err != nil {
+			return err
+		}
+		if !g.TargetSynced(at, fx.now) {
+			return nil
+		}
+		return q.GrantUpdate(ctx, g)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // endExtensions cancels the pending extension requests of g, which has

@@ -460,6 +460,9 @@ type SweepResult struct {
 	Deliveries    int
 	ExpiryNotices int
 	Escalations   int
+	// TargetExtends counts the grants whose target's own expiry is still
+	// behind their extended expiry (ExtendTarget enqueued again).
+	TargetExtends int
 }
 
 // sweepBatch bounds each kind of work one sweep picks up.
@@ -468,9 +471,12 @@ const sweepBatch = 1000
 // Sweep finds due work that may have lost its job (a crash between commit
 // and enqueue, a restart after downtime) and enqueues it; the queue's
 // uniqueness drops duplicates of jobs that still exist. Overdue
-// revocations come first. It is also what times out pending requests
-// (within one sweep interval of their deadline), and it sends "expiring
-// soon" notices.
+// revocations come first. Target extensions are among that work: a grant
+// extended whose target's own expiry has still not moved StallAfter after
+// its last update (access.Grant.TargetBehind) gets ExtendTarget again,
+// also when its job ran out of attempts. It is also what times out
+// pending requests (within one sweep interval of their deadline), and it
+// sends "expiring soon" notices.
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	var b Batch
@@ -506,6 +512,14 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			b.Provision = append(b.Provision, g.ID)
 			res.Provisions++
 		}
+	}
+	gs, err = s.st.GrantListTargetBehind(ctx, stalled, sweepBatch)
+	if err != nil {
+		return res, fmt.Errorf("list grants whose target is behind: %w", err)
+	}
+	for _, g := range gs {
+		b.ExtendTarget = append(b.ExtendTarget, Timed{g.ID, g.ExpiresAt})
+		res.TargetExtends++
 	}
 	rs, err := s.st.RequestListTimedOut(ctx, now, sweepBatch)
 	if err != nil {

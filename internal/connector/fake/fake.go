@@ -1,7 +1,9 @@
 // Package fake is a stateful in-memory connector for tests and the demo
 // catalog. It remembers which (email, entitlement) pairs are granted, per
 // app, in a Backend shared by every connector built from one Backend, and
-// can be told to fail or to be slow.
+// can be told to fail or to be slow. With the "expiry" setting it also
+// keeps an expiry per grant in the target, which extensions move
+// (connector.ExpiryExtender).
 package fake
 
 import (
@@ -31,20 +33,39 @@ type Backend struct {
 	GrantFunc func(t connector.Target) error
 	// RevokeFunc, when set, runs before every Revoke likewise.
 	RevokeFunc func(t connector.Target) error
+	// ExtendFunc, when set, runs before every ExtendGrant (connectors with
+	// the "expiry" setting) likewise; wrap its error with
+	// connector.Permanent for a target that refuses for good.
+	ExtendFunc func(t connector.Target) error
+	// expiries are the expiries ExtendGrant set, per grant ID, in order.
+	expiries map[string][]time.Time
 }
 
 // NewBackend returns an empty backend.
-func NewBackend() *Backend { return &Backend{granted: map[string]map[string]bool{}} }
+func NewBackend() *Backend {
+	return &Backend{granted: map[string]map[string]bool{}, expiries: map[string][]time.Time{}}
+}
 
 // Factory returns a connector.Factory whose connectors share b. Settings:
 // "delay" (a Go duration, default 0) slows every call; "fail" ("grant",
 // "revoke" or "both") makes calls fail with a retryable error; "deny"
-// likewise with a permanent one.
+// likewise with a permanent one; "expiry" ("true" or "false", default
+// false) makes an *Extender, which moves a grant's expiry in the target
+// when it is extended.
 func (b *Backend) Factory() connector.Factory {
 	return func(settings map[string]string) (connector.Connector, error) {
 		c := &Connector{b: b}
+		expiry := false
 		for k, v := range settings {
 			switch k {
+			case "expiry":
+				switch v {
+				case "true":
+					expiry = true
+				case "false", "":
+				default:
+					return nil, fmt.Errorf("setting expiry: %q must be true or false", v)
+				}
 			case "delay":
 				d, err := time.ParseDuration(v)
 				if err != nil || d < 0 {
@@ -61,8 +82,11 @@ func (b *Backend) Factory() connector.Factory {
 					c.deny = v
 				}
 			default:
-				return nil, fmt.Errorf("unknown setting %q (known: delay, fail, deny)", k)
+				return nil, fmt.Errorf("unknown setting %q (known: delay, fail, deny, expiry)", k)
 			}
+		}
+		if expiry {
+			return &Extender{Connector: c}, nil
 		}
 		return c, nil
 	}
@@ -79,10 +103,43 @@ type Connector struct {
 }
 
 // ForApp implements connector.AppScoped.
-func (c *Connector) ForApp(appID string) connector.Connector {
+func (c *Connector) ForApp(appID string) connector.Connector { return c.forApp(appID) }
+
+func (c *Connector) forApp(appID string) *Connector {
 	cc := *c
 	cc.app = appID
 	return &cc
+}
+
+// Extender is a Connector that also keeps an expiry per grant in the
+// target and moves it when a grant is extended (the "expiry" setting).
+type Extender struct {
+	*Connector
+}
+
+var _ connector.ExpiryExtender = (*Extender)(nil)
+
+// ForApp implements connector.AppScoped; the result is an Extender still.
+func (e *Extender) ForApp(appID string) connector.Connector {
+	return &Extender{Connector: e.forApp(appID)}
+}
+
+// ExtendGrant implements connector.ExpiryExtender: it records t.ExpiresAt
+// as t.GrantID's expiry (see Backend.Expiries), after the delay and
+// ExtendFunc. It issues no credentials.
+func (e *Extender) ExtendGrant(ctx context.Context, t connector.Target) (*connector.Credentials, error) {
+	if err := e.wait(ctx); err != nil {
+		return nil, err
+	}
+	if f := e.b.ExtendFunc; f != nil {
+		if err := f(t); err != nil {
+			return nil, err
+		}
+	}
+	e.b.mu.Lock()
+	defer e.b.mu.Unlock()
+	e.b.expiries[t.GrantID] = append(e.b.expiries[t.GrantID], t.ExpiresAt)
+	return nil, nil //nolint:nilnil // the ExpiryExtender contract: nil credentials mean the holder keeps theirs
 }
 
 var _ connector.Connector = (*Connector)(nil)
@@ -160,6 +217,14 @@ func (c *Connector) Revoke(ctx context.Context, t connector.Target) error {
 		c.b.revokes++
 	}
 	return nil
+}
+
+// Expiries returns the expiries ExtendGrant set for grantID, in order
+// (a repeated call appears each time); nil when there are none.
+func (b *Backend) Expiries(grantID string) []time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]time.Time(nil), b.expiries[grantID]...)
 }
 
 // Has reports whether email holds entitlement key in app.

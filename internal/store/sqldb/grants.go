@@ -12,13 +12,15 @@ import (
 )
 
 const grantCols = `id, request_id, user_id, app_id, entitlement_id, state, duration, max_duration, activated_at,
-	expires_at, revoked_at, attempts, last_error, revoke_reason, manual_task, credentials, created_at, updated_at, version`
+	expires_at, revoked_at, attempts, last_error, revoke_reason, manual_task, credentials, created_at, updated_at,
+	target_expires_at, version`
 
 func scanGrant(s scanner) (*access.Grant, error) {
 	g := new(access.Grant)
 	err := s.Scan(&g.ID, &g.RequestID, &g.UserID, &g.AppID, &g.EntitlementID, &g.State, &g.Duration,
 		&g.MaxDuration, timeCol{&g.ActivatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt}, &g.Attempts,
-		&g.LastError, &g.RevokeReason, &g.ManualTask, &g.Credentials, timeCol{&g.CreatedAt}, timeCol{&g.UpdatedAt}, &g.Version)
+		&g.LastError, &g.RevokeReason, &g.ManualTask, &g.Credentials, timeCol{&g.CreatedAt}, timeCol{&g.UpdatedAt},
+		timeCol{&g.TargetExpiresAt}, &g.Version)
 	return g, err
 }
 
@@ -27,7 +29,8 @@ func scanGrant(s scanner) (*access.Grant, error) {
 func (q *queries) grantArgs(g *access.Grant) []any {
 	return []any{g.RequestID, g.UserID, g.AppID, g.EntitlementID, string(g.State), int64(g.Duration),
 		int64(g.MaxDuration), q.tm(g.ActivatedAt), q.tm(g.ExpiresAt), q.tm(g.RevokedAt), int64(g.Attempts),
-		g.LastError, g.RevokeReason, g.ManualTask, g.Credentials, q.tm(g.CreatedAt), q.tm(g.UpdatedAt)}
+		g.LastError, g.RevokeReason, g.ManualTask, g.Credentials, q.tm(g.CreatedAt), q.tm(g.UpdatedAt),
+		q.tm(g.TargetExpiresAt)}
 }
 
 // GrantCreate stores g; a second grant with g.ID is ErrConflict.
@@ -60,11 +63,11 @@ func (q *queries) GrantUpdate(ctx context.Context, g *access.Grant) error {
 	// fixed at creation and left out: SQLite rewrites the index entries of
 	// every indexed column an UPDATE sets, even to the value it had.
 	args := q.grantArgs(g)
-	set := append(append([]any{}, args[4:15]...), args[16])
+	set := append(append([]any{}, args[4:15]...), args[16:]...)
 	n, err := q.execN(ctx, `UPDATE grants SET
 		state = ?, duration = ?, max_duration = ?, activated_at = ?, expires_at = ?, revoked_at = ?,
 		attempts = ?, last_error = ?, revoke_reason = ?, manual_task = ?, credentials = ?, updated_at = ?,
-		version = version + 1
+		target_expires_at = ?, version = version + 1
 		WHERE id = ? AND version = ?`, append(set, g.ID, int64(g.Version))...)
 	if err != nil {
 		return q.classify(err, "update grant %s", g.ID)
@@ -154,6 +157,22 @@ func (q *queries) GrantListStalled(ctx context.Context, states []access.GrantSta
 	gs, err := q.grants(ctx, w.String()+` ORDER BY updated_at, id LIMIT ?`, append(w.args, limitOr(limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("list stalled grants: %w", err)
+	}
+	return gs, nil
+}
+
+// GrantListTargetBehind returns active grants whose TargetExpiresAt is
+// set and differs from ExpiresAt (the target's own expiry has still to be
+// moved), with UpdatedAt at or before before, oldest update first (then
+// ID), at most limit (50 if limit <= 0). The predicate is spelt as the
+// partial index grants_target_behind's, literals included, so that both
+// planners read that index in order (state, updated_at, id) and never the
+// active grants in sync (migration 00011).
+func (q *queries) GrantListTargetBehind(ctx context.Context, before time.Time, limit int) ([]*access.Grant, error) {
+	gs, err := q.grants(ctx, ` WHERE state = 'active' AND target_expires_at IS NOT NULL AND target_expires_at <> expires_at
+		AND updated_at <= ? ORDER BY updated_at, id LIMIT ?`, q.tm(before), limitOr(limit))
+	if err != nil {
+		return nil, fmt.Errorf("list grants whose target is behind: %w", err)
 	}
 	return gs, nil
 }

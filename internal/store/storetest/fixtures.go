@@ -161,14 +161,17 @@ func (b *testBundle) grant(n int, mod ...func(*access.Grant)) *access.Grant {
 		MaxDuration:   8 * time.Hour,
 		ActivatedAt:   b.at(-time.Hour).In(zone()),
 		ExpiresAt:     b.at(time.Hour),
-		RevokedAt:     b.at(2 * time.Hour),
-		Attempts:      2,
-		LastError:     "timeout",
-		RevokeReason:  "expired",
-		ManualTask:    "add to team",
-		CreatedAt:     b.at(-2 * time.Hour),
-		UpdatedAt:     b.at(-time.Hour),
-		Version:       1,
+		// TargetExpiresAt differs from every other time, so that a column
+		// mixed up with another shows.
+		TargetExpiresAt: b.at(30 * time.Minute).In(zone()),
+		RevokedAt:       b.at(2 * time.Hour),
+		Attempts:        2,
+		LastError:       "timeout",
+		RevokeReason:    "expired",
+		ManualTask:      "add to team",
+		CreatedAt:       b.at(-2 * time.Hour),
+		UpdatedAt:       b.at(-time.Hour),
+		Version:         1,
 	}
 	for _, m := range mod {
 		m(g)
@@ -179,6 +182,7 @@ func (b *testBundle) grant(n int, mod ...func(*access.Grant)) *access.Grant {
 func wantGrant(g *access.Grant) *access.Grant {
 	c := *g
 	c.ActivatedAt, c.ExpiresAt, c.RevokedAt = tr(c.ActivatedAt), tr(c.ExpiresAt), tr(c.RevokedAt)
+	c.TargetExpiresAt = tr(c.TargetExpiresAt)
 	c.CreatedAt, c.UpdatedAt = tr(c.CreatedAt), tr(c.UpdatedAt)
 	return &c
 }

@@ -156,4 +156,56 @@ func testGrantLists(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.Empty(t, got, "no states, no grants")
 	})
+	t.Run("TargetBehind", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		expires := b.at(time.Hour)
+		for n, g := range []struct {
+			state   access.GrantState
+			target  time.Time // zero: unknown (NULL)
+			updated time.Time
+		}{
+			1:  {access.GrantActive, b.at(-time.Hour), b.at(-time.Hour)},
+			2:  {access.GrantActive, expires, b.at(-3 * time.Hour)},                   // in sync
+			3:  {access.GrantActive, b.at(-time.Hour), b.at(-2 * time.Hour)},          // oldest
+			4:  {access.GrantActive, time.Time{}, b.at(-3 * time.Hour)},               // unknown
+			5:  {access.GrantRevoked, b.at(-time.Hour), b.at(-3 * time.Hour)},         // ended
+			6:  {access.GrantRevoking, b.at(-time.Hour), b.at(-3 * time.Hour)},        // ending
+			7:  {access.GrantActive, b.at(-time.Hour), b.at(time.Second)},             // updated after the cutoff
+			8:  {access.GrantActive, b.at(2 * time.Hour), b.now},                      // ahead counts too; at the cutoff
+			9:  {access.GrantActive, b.at(-time.Minute), b.at(-time.Hour)},            // ties with 1: by ID
+			10: {access.GrantActive, expires.Add(time.Microsecond), b.at(-time.Hour)}, // one microsecond off
+		} {
+			if n == 0 {
+				continue
+			}
+			require.NoError(t, b.st.GrantCreate(b.ctx, b.grant(n, func(gr *access.Grant) {
+				gr.State, gr.ExpiresAt, gr.TargetExpiresAt, gr.UpdatedAt = g.state, expires, g.target, g.updated
+			})))
+		}
+		want := []string{"grt_0003", "grt_0001", "grt_0009", "grt_0010", "grt_0008"}
+		got, err := b.st.GrantListTargetBehind(b.ctx, b.now, 100)
+		require.NoError(t, err)
+		require.Equal(t, want, ids(got, grantID))
+		for _, g := range got {
+			require.True(t, g.TargetBehind(), g.ID)
+		}
+
+		got, err = b.st.GrantListTargetBehind(b.ctx, b.now, 2)
+		require.NoError(t, err)
+		require.Equal(t, want[:2], ids(got, grantID))
+
+		got, err = b.st.GrantListTargetBehind(b.ctx, b.at(-90*time.Minute), 100)
+		require.NoError(t, err)
+		require.Equal(t, []string{"grt_0003"}, ids(got, grantID))
+
+		// The target moved: the grant leaves the list.
+		g, err := b.st.GrantGetByID(b.ctx, "grt_0003", false)
+		require.NoError(t, err)
+		g.TargetExpiresAt = g.ExpiresAt
+		require.NoError(t, b.st.GrantUpdate(b.ctx, g))
+		got, err = b.st.GrantListTargetBehind(b.ctx, b.now, 100)
+		require.NoError(t, err)
+		require.Equal(t, want[1:], ids(got, grantID))
+	})
 }

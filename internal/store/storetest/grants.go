@@ -55,7 +55,7 @@ func testGrants(t *testing.T, open Opener) {
 		g.State, g.Duration, g.MaxDuration = access.GrantRevoked, time.Minute, time.Hour
 		g.ActivatedAt, g.ExpiresAt, g.RevokedAt = time.Time{}, b.at(time.Minute), b.at(3*time.Minute)
 		g.Attempts, g.LastError, g.RevokeReason, g.ManualTask = 5, "", "revoked by usr_0002", ""
-		g.UpdatedAt = b.at(3 * time.Minute)
+		g.UpdatedAt, g.TargetExpiresAt = b.at(3*time.Minute), b.at(4*time.Minute)
 		// What is fixed at creation is not saved.
 		changed := *g
 		changed.RequestID, changed.UserID, changed.AppID, changed.EntitlementID = "req_0009", "usr_0009", "aws", "aws:read"
@@ -67,6 +67,23 @@ func testGrants(t *testing.T, open Opener) {
 		g.Version = changed.Version
 		g.RequestID, g.UserID, g.AppID, g.EntitlementID, g.CreatedAt = fixed.RequestID, fixed.UserID, fixed.AppID, fixed.EntitlementID, fixed.CreatedAt
 		require.Equal(t, wantGrant(g), got)
+	})
+	t.Run("TargetExpiry", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		// Unknown (NULL), set, moved, and unknown again: each round-trips.
+		g := b.grant(1, func(g *access.Grant) { g.TargetExpiresAt = time.Time{} })
+		require.NoError(t, b.st.GrantCreate(b.ctx, g))
+		for i, at := range []time.Time{{}, b.at(time.Hour).In(zone()), b.at(3*time.Hour + 7), {}} {
+			if i > 0 {
+				g.TargetExpiresAt = at
+				require.NoError(t, b.st.GrantUpdate(b.ctx, g))
+			}
+			got, err := b.st.GrantGetByID(b.ctx, g.ID, false)
+			require.NoError(t, err)
+			require.Equal(t, tr(at), got.TargetExpiresAt)
+			require.Equal(t, wantGrant(g), got)
+		}
 	})
 	t.Run("StaleUpdate", func(t *testing.T) {
 		t.Parallel()
