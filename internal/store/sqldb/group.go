@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // maxGroup bounds how many transactions one group commit holds, so that a
@@ -35,7 +36,8 @@ const maxGroup = 64
 // fn's context keeps its values but not its cancellation once fn has
 // started (a statement interrupted by a cancelled context would abort the
 // whole group's transaction on SQLite). A call whose context is done
-// before its turn does not run and returns the context's error.
+// before its turn does not run, and its caller returns the context's error
+// at once, without waiting for the group.
 type groupCommitter struct {
 	db *DB
 	in chan *groupCall
@@ -57,7 +59,18 @@ type groupCall struct {
 	panicVal any
 	// answered: done is closed.
 	answered bool
+	// state is callQueued until the committer starts the call
+	// (callStarted) or its caller gives up waiting (callAbandoned),
+	// whichever comes first.
+	state atomic.Int32
 }
+
+// The states of a groupCall.
+const (
+	callQueued int32 = iota
+	callStarted
+	callAbandoned
+)
 
 func newGroupCommitter(db *DB) *groupCommitter {
 	g := &groupCommitter{db: db, in: make(chan *groupCall, 4*maxGroup)}
@@ -82,7 +95,16 @@ func (g *groupCommitter) run(ctx context.Context, fn func(q *queries) error) err
 	// buffer only waits for the group being committed.
 	g.in <- c
 	g.mu.Unlock()
-	<-c.done
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		// A call that has not started is dropped at once (the committer
+		// skips it); one that has must be waited for.
+		if c.state.CompareAndSwap(callQueued, callAbandoned) {
+			return ctx.Err()
+		}
+		<-c.done
+	}
 	if c.panicked {
 		panic(c.panicVal)
 	}
@@ -209,6 +231,12 @@ func (g *groupCommitter) commit(calls []*groupCall) (notRun []*groupCall) {
 		return calls[len(ran):]
 	}
 	for _, c := range calls {
+		if !c.state.CompareAndSwap(callQueued, callStarted) {
+			// Its caller gave up waiting and has returned; closing done
+			// with the others answers nobody.
+			ran = append(ran, c)
+			continue
+		}
 		if err := c.ctx.Err(); err != nil {
 			c.err = err
 			ran = append(ran, c)

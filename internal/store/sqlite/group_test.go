@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -296,4 +297,43 @@ func TestGroupCommitSurvivesGoexit(t *testing.T) {
 		}
 	}
 	require.NoError(t, st.InTx(ctx, upsert("later")), "the store keeps working")
+}
+
+// TestGroupCommitCallerGivesUp cancels a call queued behind a held
+// writer: its caller returns the context's error at once, and the call
+// never runs.
+func TestGroupCommitCallerGivesUp(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := sqlite.OpenTest(t)
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	release := make(chan struct{})
+	holding := make(chan struct{})
+	holderDone := make(chan error, 1)
+	go func() {
+		holderDone <- st.InTx(ctx, func(q store.Queries) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	callCtx, cancel := context.WithCancel(ctx)
+	var ran atomic.Bool
+	done := make(chan error, 1)
+	go func() {
+		done <- st.InTx(callCtx, func(q store.Queries) error {
+			ran.Store(true)
+			return q.AppUpsert(ctx, &access.App{ID: "abandoned", Source: access.SourceConfig, CreatedAt: now, UpdatedAt: now})
+		})
+	}()
+	require.Eventually(t, func() bool { return st.GroupQueued() == 1 }, 10*time.Second, time.Millisecond)
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled, "answered while the writer is still held")
+	close(release)
+	require.NoError(t, <-holderDone)
+	require.NoError(t, st.InTx(ctx, func(q store.Queries) error { return nil }), "the group after it commits")
+	require.False(t, ran.Load(), "an abandoned call never runs")
+	_, err := st.AppGetByID(ctx, "abandoned")
+	require.ErrorIs(t, err, store.ErrNotFound)
 }
