@@ -91,6 +91,21 @@ func (g *Grant) Activate(now time.Time) error {
 	return nil
 }
 
+// ActivateUntil is Activate with the expiry the connector was given when
+// it set up access (until, usually the start of the provisioning attempt
+// plus Duration): the grant ends when the target's own expiry does, and
+// the target is in step with it. A zero until is Activate's expiry.
+func (g *Grant) ActivateUntil(now, until time.Time) error {
+	if err := g.Activate(now); err != nil {
+		return err
+	}
+	if !until.IsZero() {
+		g.ExpiresAt = until
+		g.TargetExpiresAt = until
+	}
+	return nil
+}
+
 // Fail records a provisioning error; final marks the grant failed (no more
 // retries), otherwise it stays provisioning for the next attempt.
 func (g *Grant) Fail(msg string, final bool, now time.Time) error {

@@ -90,6 +90,25 @@ func TestGrantLifecycleTimes(t *testing.T) {
 
 // TestGrantTargetExpiry follows the expiry recorded for the target through
 // activation, extensions and the target being moved.
+func TestGrantActivateUntil(t *testing.T) {
+	t.Parallel()
+	g := &access.Grant{ID: "grt_1", State: access.GrantProvisioning, Duration: time.Hour}
+	until := t0.Add(time.Hour)
+	require.NoError(t, g.ActivateUntil(t0.Add(5*time.Second), until))
+	require.Equal(t, access.GrantActive, g.State)
+	require.Equal(t, t0.Add(5*time.Second), g.ActivatedAt)
+	require.Equal(t, until, g.ExpiresAt, "the expiry the target was given")
+	require.Equal(t, until, g.TargetExpiresAt)
+
+	g = &access.Grant{ID: "grt_2", State: access.GrantProvisioning, Duration: time.Hour}
+	require.NoError(t, g.ActivateUntil(t0, time.Time{}))
+	require.Equal(t, t0.Add(time.Hour), g.ExpiresAt, "zero: from activation")
+	require.Equal(t, g.ExpiresAt, g.TargetExpiresAt)
+
+	g = &access.Grant{ID: "grt_3", State: access.GrantRevoked}
+	require.Error(t, g.ActivateUntil(t0, until))
+}
+
 func TestGrantTargetExpiry(t *testing.T) {
 	t.Parallel()
 	g := &access.Grant{ID: "grt_1", State: access.GrantProvisioning, Duration: time.Hour, MaxDuration: 4 * time.Hour}

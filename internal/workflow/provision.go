@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/connector"
@@ -68,6 +69,11 @@ func (s *Service) Provision(ctx context.Context, grantID string) error {
 		if err != nil {
 			return err
 		}
+		// The connector sets the expiry the grant will have (a login's
+		// VALID UNTIL, a certificate's validity): access ends in the
+		// target too if Sesame is not there to revoke it. The attempt's
+		// start plus the duration, which activation keeps.
+		t.ExpiresAt = fx.now.Add(g.Duration)
 		run = true
 		return nil
 	})
@@ -107,7 +113,7 @@ func (s *Service) Provision(ctx context.Context, grantID string) error {
 		switch {
 		case err == nil:
 			g.Credentials = sealedCreds
-			if err := s.activate(ctx, q, fx, g); err != nil {
+			if err := s.activateUntil(ctx, q, fx, g, t.ExpiresAt); err != nil {
 				return err
 			}
 			return fx.audit(ctx, q, access.SystemActor, "grant.provisioned", "grant", g.ID, &before, g,
@@ -202,7 +208,13 @@ func retryable(err error) error { return &RetryableError{Err: err} }
 
 // activate marks g active, schedules its revocation and tells the holder.
 func (s *Service) activate(ctx context.Context, q store.Queries, fx *effects, g *access.Grant) error {
-	if err := g.Activate(fx.now); err != nil {
+	return s.activateUntil(ctx, q, fx, g, time.Time{})
+}
+
+// activateUntil is activate with the expiry the connector was given
+// (access.Grant.ActivateUntil; zero: from now).
+func (s *Service) activateUntil(ctx context.Context, q store.Queries, fx *effects, g *access.Grant, until time.Time) error {
+	if err := g.ActivateUntil(fx.now, until); err != nil {
 		return err
 	}
 	if err := q.GrantUpdate(ctx, g); err != nil {

@@ -443,6 +443,36 @@ func TestConcurrentApprovals(t *testing.T) {
 	})
 }
 
+// TestProvisionGivesTheTargetItsExpiry checks the connector is told when
+// access ends (a login's VALID UNTIL, a certificate's validity) at the
+// first provisioning, and the grant ends then too, even though the
+// connector took a while.
+func TestProvisionGivesTheTargetItsExpiry(t *testing.T) {
+	t.Parallel()
+	b := setup(t, openers()["sqlite"])
+	ctx := t.Context()
+	r := b.submit(t, "alice", workflow.SubmitParams{Entitlements: []string{"github:admin"}, Duration: 2 * time.Hour,
+		Approvers: []string{"bob@example.com"}})
+	_, err := b.svc.Decide(ctx, b.id("bob"), workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
+	require.NoError(t, err)
+	start := b.clock.Now()
+	var given time.Time
+	b.backend.GrantFunc = func(tg connector.Target) error {
+		given = tg.ExpiresAt
+		b.clock.Advance(7 * time.Second) // the target is slow
+		return nil
+	}
+	g := b.grants(t, r.ID)[0]
+	require.NoError(t, b.svc.Provision(ctx, g.ID))
+	g = b.grants(t, r.ID)[0]
+	require.Equal(t, access.GrantActive, g.State)
+	require.Equal(t, start.Add(2*time.Hour), given, "the connector gets the expiry")
+	require.Equal(t, given, g.ExpiresAt, "the grant ends when the target's access does")
+	require.Equal(t, given, g.TargetExpiresAt)
+	require.Equal(t, start.Add(7*time.Second), g.ActivatedAt)
+	require.False(t, g.TargetBehind())
+}
+
 func TestProvisionFailures(t *testing.T) {
 	t.Parallel()
 	b := setup(t, openers()["sqlite"])
