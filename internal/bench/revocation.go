@@ -263,7 +263,8 @@ func (s *Stack) waitRevoked(ctx context.Context, last, deadline time.Time) error
 // dueQuery is the statement of sqldb's GrantListDue (grantCols and the
 // clauses, copied): ExplainDue shows its plan.
 const dueQuery = `SELECT id, request_id, user_id, app_id, entitlement_id, state, duration, max_duration, activated_at,
-	expires_at, revoked_at, attempts, last_error, revoke_reason, manual_task, credentials, created_at, updated_at, version FROM grants` +
+	expires_at, revoked_at, attempts, last_error, revoke_reason, manual_task, credentials, created_at, updated_at,
+	target_expires_at, version FROM grants` +
 	` WHERE state = ? AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`
 
 // ExplainDue returns the plan of the due poll's query at the current time
