@@ -82,7 +82,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}})
 	}
 	if *lifecycles > 0 {
-		fmt.Fprintf(stdout, "| database | raw commits/s | lifecycles/s | ceiling ÷ lifecycles | statements / lifecycle | CPU / lifecycle | POST /requests p50 / p99 | GET /requests p50 / p99 |\n|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(stdout, "| database | raw commits/s | lifecycles/s | ceiling ÷ lifecycles | writes only: lifecycles/s (ratio) | statements / lifecycle | CPU / lifecycle | POST /requests p50 / p99 | GET /requests p50 / p99 |\n|---|---|---|---|---|---|---|---|---|\n")
 		loadBefore := loadavg()
 		err := b.each(func(tg benchTarget, st *bench.Stack) error {
 			fmt.Fprintf(stderr, "bench %s: raw-commit ceiling for %s\n", tg.name, *ceilingFor)
@@ -112,6 +112,17 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			if cpuOK {
 				cpu = ms((cpu1 - cpu0) / time.Duration(*lifecycles))
 			}
+			// The same lifecycles' rows written alone, once the queue has
+			// delivered what the lifecycles left: what the rows cost.
+			if _, err := st.Drain(ctx, 5*time.Minute); err != nil {
+				return fmt.Errorf("drain the job queue: %w", err)
+			}
+			fmt.Fprintf(stderr, "bench %s: the writes of %d lifecycles alone, %d clients\n", tg.name, *lifecycles, *workers)
+			wps, err := st.WritesOnly(ctx, *lifecycles, *workers, bench.Users*bench.Entitlements-*lifecycles)
+			if err != nil {
+				return fmt.Errorf("writes only: %w", err)
+			}
+			fmt.Fprintf(stderr, "bench %s: writes only %.0f lifecycles/s (ceiling ÷ %.1f)\n", tg.name, wps, ceil/wps)
 			fmt.Fprintf(stderr, "bench %s: seeding %d requests\n", tg.name, *seed)
 			if err := st.SeedRequests(ctx, *seed); err != nil {
 				return err
@@ -137,14 +148,17 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 					turns1-turns0, float64(grouped1-grouped0)/float64(max(1, groups1-groups0)))
 			}
 			fmt.Fprintln(stderr)
-			fmt.Fprintf(stdout, "| %s | %.0f | %.0f | %.1f | %.1f | %s | %s / %s (%d calls) | %s / %s (%d calls) |\n", tg.name, ceil, lps, ceil/lps,
-				stmts, cpu, ms(res[0].P50), ms(res[0].P99), res[0].Calls, ms(res[1].P50), ms(res[1].P99), res[1].Calls)
+			fmt.Fprintf(stdout, "| %s | %.0f | %.0f | %.1f | %.0f (%.1f) | %.1f | %s | %s / %s (%d calls) | %s / %s (%d calls) |\n", tg.name, ceil, lps, ceil/lps,
+				wps, ceil/wps, stmts, cpu, ms(res[0].P50), ms(res[0].P99), res[0].Calls, ms(res[1].P50), ms(res[1].P99), res[1].Calls)
 			return nil
 		})
 		if err != nil {
 			return 1
 		}
-		fmt.Fprintf(stdout, "\nStatements are the store's own (River's are not counted); CPU is this process's user + system time\n"+
+		fmt.Fprintf(stdout, "\n*Writes only* is the same number of lifecycles' rows (request, decision, grant, audit events,\n"+
+			"notifications) written alone through the store, without the workflow's reads, the policy, the connector or the\n"+
+			"job queue: what the rows themselves cost on this database.\n"+
+			"Statements are the store's own (River's are not counted); CPU is this process's user + system time\n"+
 			"during the lifecycle run (the database server's is not counted on PostgreSQL). The API clients start once the\n"+
 			"job queue is empty (the lifecycles' notification deliveries done). %s\n", loadNote(loadBefore))
 	}
