@@ -150,6 +150,28 @@ func (g *Grant) BeginRevoke(reason string, now time.Time) (ok bool, err error) {
 	return false, transitionErr("grant %s is %s; there is nothing to revoke", g.ID, g.State)
 }
 
+// RevokeLateGrant is for access a connector granted after the grant had
+// stopped waiting for it (revoked, or failed, while the connector call was
+// in flight): the target now holds access Sesame does not grant, so the
+// grant goes back to revoking and its revocation runs. Only a grant that
+// is no longer pending, provisioning or active may.
+func (g *Grant) RevokeLateGrant(now time.Time) error {
+	switch g.State {
+	case GrantFailed, GrantRevoked, GrantRevoking, GrantRevokeFailed:
+	default:
+		return transitionErr("grant %s is %s; a late grant is only taken back from an ended grant", g.ID, g.State)
+	}
+	g.State = GrantRevoking
+	if g.RevokeReason == "" {
+		g.RevokeReason = "granted after the grant had ended"
+	}
+	g.LastError = "the target granted access after the grant had ended; revoking it"
+	g.ManualTask = ""
+	g.Credentials = ""
+	g.UpdatedAt = now
+	return nil
+}
+
 // Revoked records that access is gone.
 func (g *Grant) Revoked(now time.Time) error {
 	if g.State != GrantRevoking && g.State != GrantRevokeFailed {

@@ -36,6 +36,11 @@ func TestGrantTransitions(t *testing.T) {
 			map[access.GrantState]access.GrantState{access.GrantRevoking: access.GrantRevokeFailed, access.GrantRevokeFailed: access.GrantRevokeFailed}},
 		{"Extend", func(g *access.Grant) error { return g.Extend(2*time.Hour, 4*time.Hour, t0) },
 			map[access.GrantState]access.GrantState{access.GrantActive: access.GrantActive}},
+		{"ActivateUntil", func(g *access.Grant) error { return g.ActivateUntil(t0, t0.Add(time.Hour)) },
+			map[access.GrantState]access.GrantState{access.GrantPending: access.GrantActive, access.GrantProvisioning: access.GrantActive}},
+		{"RevokeLateGrant", func(g *access.Grant) error { return g.RevokeLateGrant(t0) },
+			map[access.GrantState]access.GrantState{access.GrantFailed: access.GrantRevoking, access.GrantRevoked: access.GrantRevoking,
+				access.GrantRevoking: access.GrantRevoking, access.GrantRevokeFailed: access.GrantRevoking}},
 	}
 	for _, o := range ops {
 		for _, s := range access.GrantStates() {

@@ -106,7 +106,14 @@ func (s *Service) Provision(ctx context.Context, grantID string) error {
 			return gerr
 		}
 		if g.State != access.GrantProvisioning {
-			return nil // revoked or failed meanwhile
+			if err == nil && g.State != access.GrantActive {
+				// Revoked (or failed) while the connector was granting:
+				// the target holds access Sesame does not grant. Take it
+				// back, after this grant call (a revocation that ran
+				// during it found nothing to take).
+				return s.revokeLateGrant(ctx, q, fx, g, sealedCreds != "")
+			}
+			return nil // active already (another run), or failed meanwhile
 		}
 		before := *g
 		var pending *connector.PendingError
@@ -159,6 +166,22 @@ func (s *Service) Provision(ctx context.Context, grantID string) error {
 		return txErr
 	}
 	return retry
+}
+
+// revokeLateGrant puts g, which the target granted after it had ended,
+// back to revoking and has it revoked at once (the revocation's own
+// retries and alerts apply).
+func (s *Service) revokeLateGrant(ctx context.Context, q store.Queries, fx *effects, g *access.Grant, credentials bool) error {
+	before := *g
+	if err := g.RevokeLateGrant(fx.now); err != nil {
+		return err
+	}
+	if err := q.GrantUpdate(ctx, g); err != nil {
+		return err
+	}
+	fx.jobs.RevokeDue = append(fx.jobs.RevokeDue, Timed{g.ID, fx.now})
+	return fx.audit(ctx, q, access.SystemActor, "grant.late_grant_revoking", "grant", g.ID, &before, g,
+		map[string]any{"credentials_issued": credentials})
 }
 
 // grantOn grants t on conn. A connector that issues credentials gets

@@ -35,6 +35,7 @@ type recorder struct {
 	timeout   []string
 	remind    []string
 	extend    []string
+	revokeDue []string
 }
 
 func (r *recorder) Enqueue(_ context.Context, b workflow.Batch) error {
@@ -53,6 +54,9 @@ func (r *recorder) Enqueue(_ context.Context, b workflow.Batch) error {
 	}
 	for _, t := range b.ExtendTarget {
 		r.extend = append(r.extend, t.ID)
+	}
+	for _, t := range b.RevokeDue {
+		r.revokeDue = append(r.revokeDue, t.ID)
 	}
 	return nil
 }
@@ -471,6 +475,49 @@ func TestProvisionGivesTheTargetItsExpiry(t *testing.T) {
 	require.Equal(t, given, g.TargetExpiresAt)
 	require.Equal(t, start.Add(7*time.Second), g.ActivatedAt)
 	require.False(t, g.TargetBehind())
+}
+
+// TestRevokeDuringProvisioningTakesTheLateGrantBack revokes a grant while
+// its connector call is granting: the call completes after the revocation
+// found nothing to take, so provisioning puts the grant back to revoking
+// and has it revoked, and the target ends without the access.
+func TestRevokeDuringProvisioningTakesTheLateGrantBack(t *testing.T) {
+	t.Parallel()
+	for name, open := range openers() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, open)
+			ctx := t.Context()
+			r := b.submit(t, "alice", workflow.SubmitParams{Entitlements: []string{"github:admin"}, Duration: time.Hour,
+				Approvers: []string{"bob@example.com"}})
+			_, err := b.svc.Decide(ctx, b.id("bob"), workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
+			require.NoError(t, err)
+			g := b.grants(t, r.ID)[0]
+			b.backend.GrantFunc = func(connector.Target) error {
+				// An admin revokes while the target is still granting.
+				_, err := b.svc.RevokeNow(ctx, b.id("carol"), g.ID, "approved by mistake")
+				require.NoError(t, err)
+				return nil
+			}
+			require.NoError(t, b.svc.Provision(ctx, g.ID))
+			require.True(t, b.backend.Has("github", "alice@example.com", "admin"), "the target granted")
+			g = b.grants(t, r.ID)[0]
+			require.Equal(t, access.GrantRevoking, g.State, "the late grant is taken back")
+			require.Contains(t, b.enq.revokeDue, g.ID, "its revocation runs at once")
+			require.NoError(t, b.svc.Revoke(ctx, g.ID))
+			require.False(t, b.backend.Has("github", "alice@example.com", "admin"))
+			g = b.grants(t, r.ID)[0]
+			require.Equal(t, access.GrantRevoked, g.State)
+			es, _, err := b.st.EventList(ctx, store.EventListParams{SubjectID: g.ID, Page: store.Page{Limit: 50}})
+			require.NoError(t, err)
+			var actions []string
+			for _, e := range es {
+				actions = append(actions, e.Action)
+			}
+			require.Contains(t, actions, "grant.late_grant_revoking")
+			verifyAudit(t, b.st)
+		})
+	}
 }
 
 func TestProvisionFailures(t *testing.T) {
