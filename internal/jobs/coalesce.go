@@ -110,6 +110,7 @@ func (c *coalescer) lead(ctx context.Context) {
 // mergeBatch appends b's work to all.
 func mergeBatch(all, b workflow.Batch) workflow.Batch {
 	all.Provision = append(all.Provision, b.Provision...)
+	all.ProvisionEach = append(all.ProvisionEach, b.ProvisionEach...)
 	all.Revoke = append(all.Revoke, b.Revoke...)
 	all.RevokeDue = append(all.RevokeDue, b.RevokeDue...)
 	all.Deliver = append(all.Deliver, b.Deliver...)

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -246,13 +247,78 @@ func TestQueueProvisionsAnApprovalInOneJob(t *testing.T) {
 			require.Equal(t, map[string]int{"team0": 1, "team1": 1, "team2": 1, "team3": 2, "team4": 1}, calls,
 				"the retry grants only what failed")
 			mu.Unlock()
-			if sq, ok := b.st.(interface{ SQL() *sql.DB }); ok {
-				var jobs int
-				require.NoError(t, sq.SQL().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE kind = 'provision'`).Scan(&jobs))
-				require.Equal(t, 1, jobs, "one provisioning job for the approval")
+			pj := provisionJobs(t, b)
+			require.Len(t, pj, 2, "one provisioning job for the approval, and one for the grant that failed")
+			require.Len(t, pj[0].GrantIDs, 5)
+			gs, err := b.st.GrantListByRequest(ctx, r.ID)
+			require.NoError(t, err)
+			var team3 string
+			for _, g := range gs {
+				if g.EntitlementID == "github:team3" {
+					team3 = g.ID
+				}
 			}
+			require.Equal(t, jobs.ProvisionArgs{GrantID: team3}, pj[1], "the failed grant's retry is a job of its own")
 		})
 	}
+}
+
+// provisionJobs returns the arguments of the provisioning jobs in b's
+// database, oldest first.
+func provisionJobs(t *testing.T, b *testBundle) []jobs.ProvisionArgs {
+	t.Helper()
+	sq, ok := b.st.(interface{ SQL() *sql.DB })
+	require.True(t, ok, "the store exposes its *sql.DB")
+	col := "args::text"
+	if b.st.Dialect() == "sqlite" {
+		col = "json(args)" // River keeps it as JSONB
+	}
+	rows, err := sq.SQL().QueryContext(t.Context(), `SELECT `+col+` FROM river_job WHERE kind = 'provision' ORDER BY id`)
+	require.NoError(t, err)
+	defer rows.Close() //nolint:errcheck // rows.Err is checked
+	var out []jobs.ProvisionArgs
+	for rows.Next() {
+		var raw []byte
+		require.NoError(t, rows.Scan(&raw))
+		var a jobs.ProvisionArgs
+		require.NoError(t, json.Unmarshal(raw, &a))
+		out = append(out, a)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// TestSweeperAddsNoSecondProvisionJob leaves two grants whose target
+// asked to wait an hour with their retry jobs scheduled, lets them stall,
+// and sweeps: the sweeper's jobs for them are the same unique jobs, not a
+// second job for both.
+func TestSweeperAddsNoSecondProvisionJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqliteQueue)
+	ctx := t.Context()
+	now := clock.Real{}.Now()
+	for _, id := range []string{"github:a", "github:b", "github:c"} {
+		_, key, _ := access.SplitEntitlementID(id)
+		require.NoError(t, b.st.EntitlementUpsert(ctx, &access.Entitlement{ID: id, AppID: "github", Key: key, Name: key,
+			Requestable: true, Risk: access.RiskLow, CreatedAt: now, UpdatedAt: now}))
+	}
+	b.backend.GrantFunc = func(tg connector.Target) error {
+		if tg.EntitlementKey != "a" {
+			return &connector.RetryAfterError{After: time.Hour, Err: errors.New("429 too many requests")}
+		}
+		return nil
+	}
+	r, err := b.svc.Submit(ctx, "alice", workflow.SubmitParams{Entitlements: []string{"github:a", "github:b", "github:c"}, Duration: time.Hour, Reason: "onboarding"})
+	require.NoError(t, err)
+	_, err = b.svc.Decide(ctx, "bob", workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
+	require.NoError(t, err)
+	waitFor(t, "the rate-limited grants' own retry jobs", func() bool { return len(provisionJobs(t, b)) == 3 })
+	// Stalled: untouched for longer than StallAfter (1 s in setup).
+	time.Sleep(1100 * time.Millisecond)
+	res, err := b.svc.Sweep(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Provisions, "the sweeper finds the stalled grants")
+	require.Len(t, provisionJobs(t, b), 3, "and their jobs are the ones already waiting")
 }
 
 // TestQueueRetriesThenFails checks River retries provisioning with backoff

@@ -327,14 +327,18 @@ func (q *Queue) params(b workflow.Batch) []river.InsertManyParams {
 	}
 	// One job for the grants approved together (a River insert, fetch
 	// and completion per grant were a quarter of SQLite's writer time in a
-	// request lifecycle); a grant alone keeps the one-grant form, whose
-	// unique key the sweeper's jobs share.
+	// request lifecycle); a grant alone keeps the one-grant form.
 	for ids := range slices.Chunk(dedupe(b.Provision), maxProvisionIDs) {
 		args := ProvisionArgs{GrantIDs: ids}
 		if len(ids) == 1 {
 			args = ProvisionArgs{GrantID: ids[0]}
 		}
 		add(args, &river.InsertOpts{MaxAttempts: q.cfg.ProvisionAttempts + 2})
+	}
+	// One job each, unique by grant: a grant that already has a job (a
+	// retry waiting) gets no second one.
+	for _, id := range dedupe(b.ProvisionEach) {
+		add(ProvisionArgs{GrantID: id}, &river.InsertOpts{MaxAttempts: q.cfg.ProvisionAttempts + 2})
 	}
 	for _, r := range b.Revoke {
 		add(RevokeArgs{GrantID: r.ID, ExpiresAt: r.At.UTC()}, &river.InsertOpts{ScheduledAt: r.At, MaxAttempts: 1000, Priority: 1})
@@ -369,8 +373,11 @@ func (q *Queue) Enqueue(ctx context.Context, b workflow.Batch) error {
 // maxDeliverIDs bounds the notifications of one delivery job.
 const maxDeliverIDs = 100
 
-// maxProvisionIDs bounds the grants of one provisioning job.
-const maxProvisionIDs = 50
+// maxProvisionIDs bounds the grants of one provisioning job: as many as
+// it provisions at once, so that each connector call has the whole job
+// timeout, as a job of its own would (a longer job timeout would have to
+// stay under RescueAfter, or River would run the job again).
+const maxProvisionIDs = provisionConcurrency
 
 // dedupe returns ids without repeats, in order.
 func dedupe(ids []string) []string {

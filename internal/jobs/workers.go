@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -109,11 +108,15 @@ type provisionWorker struct {
 const provisionConcurrency = 8
 
 // Work provisions the job's grants, up to provisionConcurrency at once;
-// each grant commits on its own as soon as its target answers. When any
-// failed, the job fails (River's backoff, or a snooze as long as the
-// longest Retry-After a target asked) and its retry skips the grants
-// already done: Provision leaves a grant that is no longer pending alone,
-// and the grant's own attempt count decides when it has failed for good.
+// each grant commits on its own as soon as its target answers. A grant
+// that failed gets a job of its own (unique by grant, so never a second
+// one beside a sweeper's), due after the wait its target asked
+// (Retry-After) or the first retry delay; River's backoff and the grant's
+// own attempt count take it from there. The shared job then ends: one
+// slow or rate-limited target does not hold back the others' retries. If
+// those jobs cannot be inserted, the shared job fails and its retry skips
+// the grants already done (Provision leaves a grant that is no longer
+// pending alone).
 func (w *provisionWorker) Work(ctx context.Context, j *river.Job[ProvisionArgs]) error {
 	ids := j.Args.ids()
 	if len(ids) == 1 {
@@ -126,13 +129,34 @@ func (w *provisionWorker) Work(ctx context.Context, j *river.Job[ProvisionArgs])
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := w.q.svc.Provision(ctx, id); err != nil {
-				errs[i] = fmt.Errorf("grant %s: %w", id, err)
-			}
+			errs[i] = w.q.svc.Provision(ctx, id)
 		})
 	}
 	wg.Wait()
-	return batchResult(slices.DeleteFunc(errs, func(err error) bool { return err == nil }))
+	var retries []river.InsertManyParams
+	var failed []error
+	now := w.q.clock.Now()
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		failed = append(failed, fmt.Errorf("grant %s: %w", ids[i], err))
+		wait := w.q.cfg.RetryBase
+		if after, ok := connector.RetryAfter(err); ok {
+			wait = max(after, time.Second)
+		}
+		retries = append(retries, river.InsertManyParams{Args: ProvisionArgs{GrantID: ids[i]},
+			InsertOpts: &river.InsertOpts{MaxAttempts: w.q.cfg.ProvisionAttempts + 2, ScheduledAt: now.Add(wait), UniqueOpts: uniqueOpts()}})
+	}
+	if len(retries) == 0 {
+		return nil
+	}
+	if err := w.q.insertMany(context.WithoutCancel(ctx), retries); err != nil {
+		return errors.Join(append(failed, fmt.Errorf("enqueue the retries: %w", err))...)
+	}
+	w.q.log.InfoContext(ctx, "provisioning retries each grant that failed in a job of its own", "failed", len(retries), "of", len(ids),
+		"err", errors.Join(failed...))
+	return nil
 }
 
 type revokeWorker struct {

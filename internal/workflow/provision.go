@@ -35,7 +35,8 @@ func (s *Service) target(ctx context.Context, q store.Queries, g *access.Grant) 
 
 // Provision sets up access for grantID. It is
 // idempotent: a grant that is no longer pending or provisioning is left
-// alone. A retryable failure before the last attempt returns a
+// alone, except that access the target granted after the grant was
+// revoked during the call is taken back (revokeLateGrant). A retryable failure before the last attempt returns a
 // *RetryableError (the queue retries with backoff); a permanent failure or
 // the last attempt (counted on the grant, ProvisionAttempts) fails the grant, tells the requester and alerts the
 // app's owners. A connector that hands the work to a person leaves the
@@ -93,11 +94,16 @@ func (s *Service) Provision(ctx context.Context, grantID string) error {
 			return gerr
 		})
 	}
-	if ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil {
 		// Shutting down mid-call: leave the grant provisioning; the retry
 		// (or the sweeper) runs it again, and Grant is idempotent.
 		return &RetryableError{Err: ctx.Err()}
 	}
+	// What the target granted is recorded even if ctx ended as the call
+	// returned (a job timeout, a shutdown): unrecorded, a grant revoked
+	// meanwhile would leave the access in the target.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	var retry error
 	txErr := s.run(ctx, func(q store.Queries, fx *effects) error {
 		retry = nil
@@ -167,6 +173,10 @@ func (s *Service) Provision(ctx context.Context, grantID string) error {
 	}
 	return retry
 }
+
+// recordTimeout bounds the transaction that records a connector call's
+// outcome once the call has returned.
+const recordTimeout = 30 * time.Second
 
 // revokeLateGrant puts g, which the target granted after it had ended,
 // back to revoking and has it revoked at once (the revocation's own

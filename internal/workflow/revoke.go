@@ -21,6 +21,11 @@ func (s *Service) Revoke(ctx context.Context, grantID string) error {
 		t   connector.Target
 		app *access.App
 		run bool
+		// version is the grant's as this run found (and left) it: a
+		// grant changed during the connector call (a late grant put back
+		// to revoking) is not recorded revoked on the strength of a call
+		// that may have run before the access landed.
+		version int
 	)
 	err := s.run(ctx, func(q store.Queries, fx *effects) error {
 		run = false
@@ -54,6 +59,7 @@ func (s *Service) Revoke(ctx context.Context, grantID string) error {
 		if err != nil {
 			return err
 		}
+		version = g.Version
 		run = true
 		return nil
 	})
@@ -79,6 +85,10 @@ func (s *Service) Revoke(ctx context.Context, grantID string) error {
 			return gerr
 		}
 		if g.State != access.GrantRevoking && g.State != access.GrantRevokeFailed {
+			return nil
+		}
+		if g.Version != version {
+			retry = retryable(fmt.Errorf("grant %s changed while its access was being revoked; revoking again", g.ID))
 			return nil
 		}
 		before := *g

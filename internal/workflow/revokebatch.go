@@ -26,6 +26,8 @@ func (s *Service) RevokeDueBatch(ctx context.Context, grantIDs []string) (revoke
 		t   connector.Target
 		app *access.App
 		err error
+		// version is the grant's as the batch left it (see Revoke).
+		version int
 	}
 	var items []*item
 	err = s.run(ctx, func(q store.Queries, fx *effects) error {
@@ -55,7 +57,7 @@ func (s *Service) RevokeDueBatch(ctx context.Context, grantIDs []string) (revoke
 			if err != nil {
 				return err
 			}
-			items = append(items, &item{t: t, app: app})
+			items = append(items, &item{t: t, app: app, version: g.Version})
 		}
 		return nil
 	})
@@ -92,6 +94,12 @@ func (s *Service) RevokeDueBatch(ctx context.Context, grantIDs []string) (revoke
 			}
 			if g.State != access.GrantRevoking {
 				continue // revoked by its own job meanwhile
+			}
+			if g.Version != it.version {
+				// Changed during the call (a late grant put back to
+				// revoking): its job revokes again.
+				retry = append(retry, it.t.GrantID)
+				continue
 			}
 			before := *g
 			if err := s.revoked(ctx, q, fx, g); err != nil {

@@ -29,8 +29,13 @@ import (
 
 // Batch is the follow-up work of one transaction.
 type Batch struct {
-	// Provision lists grants to provision now.
+	// Provision lists grants to provision now (those of one change
+	// share a job).
 	Provision []string
+	// ProvisionEach lists grants to provision now, a job each: a job is
+	// unique by its grant, so a grant whose job still waits gets no
+	// second one (the sweeper's, and the retries of a shared job).
+	ProvisionEach []string
 	// Revoke lists grants to revoke at a time (their expiry).
 	Revoke []Timed
 	// RevokeDue lists grants already due, to revoke at once (the due
@@ -63,7 +68,7 @@ type Reminder struct {
 
 // Empty reports whether b has no work.
 func (b Batch) Empty() bool {
-	return len(b.Provision)+len(b.Revoke)+len(b.RevokeDue)+len(b.Deliver)+len(b.TimeOut)+len(b.Remind)+len(b.ExtendTarget) == 0
+	return len(b.Provision)+len(b.ProvisionEach)+len(b.Revoke)+len(b.RevokeDue)+len(b.Deliver)+len(b.TimeOut)+len(b.Remind)+len(b.ExtendTarget) == 0
 }
 
 // Enqueuer schedules background jobs. Enqueue is idempotent: the same job

@@ -509,7 +509,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	}
 	for _, g := range gs {
 		if g.ManualTask == "" {
-			b.Provision = append(b.Provision, g.ID)
+			b.ProvisionEach = append(b.ProvisionEach, g.ID)
 			res.Provisions++
 		}
 	}

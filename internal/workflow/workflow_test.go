@@ -42,6 +42,7 @@ func (r *recorder) Enqueue(_ context.Context, b workflow.Batch) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.provision = append(r.provision, b.Provision...)
+	r.provision = append(r.provision, b.ProvisionEach...)
 	for _, t := range b.Revoke {
 		r.revoke = append(r.revoke, t.ID)
 	}
@@ -518,6 +519,51 @@ func TestRevokeDuringProvisioningTakesTheLateGrantBack(t *testing.T) {
 			verifyAudit(t, b.st)
 		})
 	}
+}
+
+// TestRevokeRetriesWhenTheGrantChangedDuringTheCall changes a revoking
+// grant while the target is revoking it (as provisioning does when a
+// late grant lands: back to revoking, a new version): the revocation is
+// not recorded on the strength of that call, and the next run takes the
+// access away and records it.
+func TestRevokeRetriesWhenTheGrantChangedDuringTheCall(t *testing.T) {
+	t.Parallel()
+	b := setup(t, openers()["sqlite"])
+	ctx := t.Context()
+	r := b.submit(t, "alice", workflow.SubmitParams{Entitlements: []string{"github:admin"}, Duration: time.Hour,
+		Approvers: []string{"bob@example.com"}})
+	_, err := b.svc.Decide(ctx, b.id("bob"), workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
+	require.NoError(t, err)
+	g := b.grants(t, r.ID)[0]
+	require.NoError(t, b.svc.Provision(ctx, g.ID))
+	_, err = b.svc.RevokeNow(ctx, b.id("carol"), g.ID, "done")
+	require.NoError(t, err)
+	conn, err := b.backend.Factory()(nil)
+	require.NoError(t, err)
+	var target connector.Target
+	b.backend.RevokeFunc = func(tg connector.Target) error {
+		target = tg
+		b.backend.RevokeFunc = nil
+		return b.st.InTx(ctx, func(q store.Queries) error {
+			cur, err := q.GrantGetByID(ctx, g.ID, true)
+			if err != nil {
+				return err
+			}
+			if err := cur.RevokeLateGrant(b.clock.Now()); err != nil {
+				return err
+			}
+			return q.GrantUpdate(ctx, cur)
+		})
+	}
+	err = b.svc.Revoke(ctx, g.ID)
+	require.ErrorContains(t, err, "changed while its access was being revoked")
+	require.Equal(t, access.GrantRevoking, b.grants(t, r.ID)[0].State, "not recorded revoked")
+	// The late grant lands after that call.
+	require.NoError(t, conn.Grant(ctx, target))
+	require.True(t, b.backend.Has("github", "alice@example.com", "admin"))
+	require.NoError(t, b.svc.Revoke(ctx, g.ID), "the retry")
+	require.False(t, b.backend.Has("github", "alice@example.com", "admin"))
+	require.Equal(t, access.GrantRevoked, b.grants(t, r.ID)[0].State)
 }
 
 func TestProvisionFailures(t *testing.T) {

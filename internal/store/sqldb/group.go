@@ -231,23 +231,26 @@ func (g *groupCommitter) commit(calls []*groupCall) (notRun []*groupCall) {
 		return calls[len(ran):]
 	}
 	for _, c := range calls {
-		if !c.state.CompareAndSwap(callQueued, callStarted) {
-			// Its caller gave up waiting and has returned; closing done
-			// with the others answers nobody.
-			ran = append(ran, c)
-			continue
-		}
 		if err := c.ctx.Err(); err != nil {
 			c.err = err
 			ran = append(ran, c)
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT sesame_call"); err != nil {
+			// c stays queued: it runs in the next group (or its caller
+			// gives up meanwhile).
 			return fail(fmt.Errorf("savepoint: %w", err))
 		}
 		saved, savedPre := *q.audit, q.pre.mark()
 		ran = append(ran, c)
-		c.call(q)
+		// Started only now, so that a call handed to the next group
+		// (fail, a panic) is still queued there.
+		if c.state.CompareAndSwap(callQueued, callStarted) {
+			c.call(q)
+		}
+		// Otherwise its caller gave up waiting and has returned: the empty
+		// savepoint is released, and closing done with the others answers
+		// nobody.
 		release := "RELEASE sesame_call"
 		if c.err != nil || c.panicked {
 			*q.audit = saved
