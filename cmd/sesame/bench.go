@@ -90,6 +90,15 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			if err != nil {
 				return fmt.Errorf("ceiling: %w", err)
 			}
+			// The rows of as many lifecycles written alone, on the same
+			// nearly empty database the lifecycles start from: what the
+			// rows cost.
+			fmt.Fprintf(stderr, "bench %s: the writes of %d lifecycles alone, %d clients\n", tg.name, *lifecycles, *workers)
+			wps, err := st.WritesOnly(ctx, *lifecycles, *workers, bench.Users*bench.Entitlements-*lifecycles)
+			if err != nil {
+				return fmt.Errorf("writes only: %w", err)
+			}
+			fmt.Fprintf(stderr, "bench %s: writes only %.0f lifecycles/s (ceiling ÷ %.1f)\n", tg.name, wps, ceil/wps)
 			fmt.Fprintf(stderr, "bench %s: %d lifecycles with %d clients\n", tg.name, *lifecycles, *workers)
 			stmts0 := st.Statements()
 			busy0, turns0, groups0, grouped0, wOK := st.WriterStats()
@@ -112,17 +121,6 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			if cpuOK {
 				cpu = ms((cpu1 - cpu0) / time.Duration(*lifecycles))
 			}
-			// The same lifecycles' rows written alone, once the queue has
-			// delivered what the lifecycles left: what the rows cost.
-			if _, err := st.Drain(ctx, 5*time.Minute); err != nil {
-				return fmt.Errorf("drain the job queue: %w", err)
-			}
-			fmt.Fprintf(stderr, "bench %s: the writes of %d lifecycles alone, %d clients\n", tg.name, *lifecycles, *workers)
-			wps, err := st.WritesOnly(ctx, *lifecycles, *workers, bench.Users*bench.Entitlements-*lifecycles)
-			if err != nil {
-				return fmt.Errorf("writes only: %w", err)
-			}
-			fmt.Fprintf(stderr, "bench %s: writes only %.0f lifecycles/s (ceiling ÷ %.1f)\n", tg.name, wps, ceil/wps)
 			fmt.Fprintf(stderr, "bench %s: seeding %d requests\n", tg.name, *seed)
 			if err := st.SeedRequests(ctx, *seed); err != nil {
 				return err

@@ -145,15 +145,17 @@ func (m *Main) ParseFlags(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if m.ListConcurrency < 0 {
-		return fmt.Errorf("--list-concurrency must be 0 (the default for the database) or more, not %d", m.ListConcurrency)
+	if m.ListConcurrency < 0 || m.ListConcurrency > config.MaxListConcurrency {
+		return fmt.Errorf("--list-concurrency must be 0 (the default for the database) to %d, not %d", config.MaxListConcurrency, m.ListConcurrency)
 	}
 	cfg, err := loadOptions(m.registry()).Load(*configPath, m.Getenv)
 	if err != nil {
 		return err
 	}
-	if m.ListConcurrency == 0 {
-		m.ListConcurrency = cfg.Server.ListConcurrency // the flag wins over server.list_concurrency
+	listFlag := false
+	fs.Visit(func(f *flag.Flag) { listFlag = listFlag || f.Name == "list-concurrency" })
+	if !listFlag {
+		m.ListConcurrency = cfg.Server.ListConcurrency // the flag, even 0, wins over server.list_concurrency
 	}
 	if *addr != "" {
 		// A base URL derived from the configured address follows --addr

@@ -14,6 +14,8 @@ func TestServeRejectsNegativeListConcurrency(t *testing.T) {
 	err := m.ParseFlags([]string{"--list-concurrency", "-1"})
 	require.ErrorContains(t, err, "--list-concurrency must be 0")
 	m = NewMain(&stdout, &stderr, func(string) string { return "" })
+	require.ErrorContains(t, m.ParseFlags([]string{"--list-concurrency", "5000"}), "--list-concurrency must be 0")
+	m = NewMain(&stdout, &stderr, func(string) string { return "" })
 	require.NoError(t, m.ParseFlags([]string{"--list-concurrency", "3"}))
 	require.Equal(t, 3, m.ListConcurrency)
 }
@@ -39,4 +41,7 @@ func TestServeListConcurrencyFromConfig(t *testing.T) {
 	m = NewMain(&stdout, &stderr, getenv)
 	require.NoError(t, m.ParseFlags([]string{"--list-concurrency", "2"}))
 	require.Equal(t, 2, m.ListConcurrency)
+	m = NewMain(&stdout, &stderr, getenv)
+	require.NoError(t, m.ParseFlags([]string{"--list-concurrency", "0"}))
+	require.Equal(t, 0, m.ListConcurrency, "0 on the command line asks for the database's default")
 }

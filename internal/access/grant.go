@@ -40,11 +40,13 @@ type Grant struct {
 	ActivatedAt time.Time     `json:"activated_at,omitzero"`
 	ExpiresAt   time.Time     `json:"expires_at,omitzero"`
 	// TargetExpiresAt is the expiry last applied in the target (a login's
-	// VALID UNTIL, moved by connector.ExpiryExtender), or the expiry the
-	// grant had when it was activated. Zero means unknown, taken as in
-	// sync (grants activated before Sesame recorded it). When it is set
-	// and differs from ExpiresAt on an active grant, the grant was
-	// extended and the target still has to be moved (TargetBehind).
+	// VALID UNTIL, set by provisioning and moved by
+	// connector.ExpiryExtender), or the last one the target refused for
+	// good (the app's owners were alerted; nothing more is tried for it).
+	// Zero means unknown, taken as in sync (grants activated before Sesame
+	// recorded it). When it is set and differs from ExpiresAt on an
+	// active grant, the grant was extended and the target still has to be
+	// moved (TargetBehind).
 	TargetExpiresAt time.Time `json:"target_expires_at,omitzero"`
 	RevokedAt       time.Time `json:"revoked_at,omitzero"`
 	Attempts        int       `json:"attempts"`

@@ -7,7 +7,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Alerts configures security alerts and discovery (file only):
+// Alerts configures security alerts and discovery (every key also has
+// its environment variable, see EnvVars):
 //
 //	alerts:
 //	  discovery_interval: 1h        # how often accounts and apps are synced (5m to 1w)
@@ -22,7 +23,8 @@ type Alerts struct {
 	// DiscoveryInterval is how often the leader runs the discovery sync.
 	// Default 1h.
 	DiscoveryInterval time.Duration
-	// Types holds the settings of the types the file names, by type.
+	// Types holds the settings of the types the file or the environment
+	// names, by type.
 	Types map[string]AlertTypeSetting
 }
 

@@ -62,9 +62,12 @@ type Server struct {
 	// their turn. 0 (the default) picks by database: GOMAXPROCS-1 (at least
 	// 1) on SQLite, so that reads leave a core to the single writer, and
 	// 4*GOMAXPROCS on PostgreSQL. `sesame serve --list-concurrency`
-	// overrides it.
+	// overrides it. At most MaxListConcurrency.
 	ListConcurrency int
 }
+
+// MaxListConcurrency bounds Server.ListConcurrency.
+const MaxListConcurrency = 4096
 
 // Log configures logging.
 type Log struct {

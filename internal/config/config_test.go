@@ -305,7 +305,7 @@ func TestEnvOverrides(t *testing.T) {
 		}, lines)
 		lines = problemLines(t, LoadOptions{}, "", map[string]string{"SESAME_SERVER_LIST_CONCURRENCY": "-1"})
 		require.Equal(t, []string{
-			`$SESAME_SERVER_LIST_CONCURRENCY: server.list_concurrency: must be 0 (the default for the database) or more, not -1`,
+			`$SESAME_SERVER_LIST_CONCURRENCY: server.list_concurrency: must be 0 (the default for the database) to 4096, not -1`,
 		}, lines)
 	})
 

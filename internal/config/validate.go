@@ -76,8 +76,8 @@ func cmpOr(s, def string) string {
 }
 
 func validateSettings(c *Config, r *report) {
-	if c.Server.ListConcurrency < 0 {
-		r.addf("server.list_concurrency", "must be 0 (the default for the database) or more, not %d", c.Server.ListConcurrency)
+	if c.Server.ListConcurrency < 0 || c.Server.ListConcurrency > MaxListConcurrency {
+		r.addf("server.list_concurrency", "must be 0 (the default for the database) to %d, not %d", MaxListConcurrency, c.Server.ListConcurrency)
 	}
 	if host, port, err := net.SplitHostPort(c.Server.Addr); err != nil || !validPort(port) || strings.ContainsAny(host, " /") {
 		r.addf("server.addr", "%q is not host:port (examples: 127.0.0.1:8080, :8080)", c.Server.Addr)

@@ -259,13 +259,16 @@ func (s *Service) ExtendTarget(ctx context.Context, grantID string) error {
 	if err != nil && !connector.IsPermanent(err) {
 		return retryable(fmt.Errorf("extend grant %s in the target: %w", grantID, err))
 	}
-	sealed := ""
+	sealed, sealFailed := "", false
 	if err == nil && creds != nil {
 		// Credentials that can never be kept (no key for secrets at rest)
 		// are a permanent failure like the target's: reported once, not
 		// re-issued by every retry and sweep.
-		if sealed, err = s.sealCredentials(*creds); err != nil && !connector.IsPermanent(err) {
-			return err
+		if sealed, err = s.sealCredentials(*creds); err != nil {
+			if !connector.IsPermanent(err) {
+				return err
+			}
+			sealFailed = true
 		}
 	}
 	return s.run(ctx, func(q store.Queries, fx *effects) error {
@@ -291,8 +294,12 @@ func (s *Service) ExtendTarget(ctx context.Context, grantID string) error {
 				map[string]any{"expires_at": t.ExpiresAt.Format(time.RFC3339), "error": err.Error()}); aerr != nil {
 				return aerr
 			}
+			why := "the grant was extended in Sesame, but the target's own expiry could not be moved: "
+			if sealFailed {
+				why = "the target's expiry was moved, but the credentials it issued again could not be kept: "
+			}
 			return s.notifyOwners(ctx, q, fx, app, access.NotifyGrantFailed, g, "extend/"+t.ExpiresAt.Format(time.RFC3339Nano),
-				map[string]string{"error": "the grant was extended in Sesame, but the target's own expiry could not be moved: " + err.Error()})
+				map[string]string{"error": why + err.Error()})
 		}
 		if sealed != "" && g.State == access.GrantActive {
 			if nerr := fx.notify(ctx, q, access.NotifyGrantExtended, g.UserID, g.RequestID, g.ID,
