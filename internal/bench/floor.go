@@ -3,8 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 
 	"github.com/sesame-access/sesame/internal/access"
 	"github.com/sesame-access/sesame/internal/clock"
@@ -27,29 +25,13 @@ func (s *Stack) WritesOnly(ctx context.Context, n, workers, offset int) (float64
 	if n+offset > Users*Entitlements {
 		return 0, fmt.Errorf("at most %d lifecycles per stack", Users*Entitlements)
 	}
-	var next atomic.Int64
-	next.Store(int64(offset))
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
 	start := now()
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= offset+n {
-					return
-				}
-				if err := s.lifecycleWrites(ctx, i%Users, (i/Users)%Entitlements, i%2); err != nil {
-					once.Do(func() { firstErr = err })
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return 0, firstErr
+	err := forEach(n, workers, func(k int) error {
+		i := offset + k
+		return s.lifecycleWrites(ctx, i%Users, (i/Users)%Entitlements, i%2)
+	})
+	if err != nil {
+		return 0, err
 	}
 	return float64(n) / now().Sub(start).Seconds(), nil
 }

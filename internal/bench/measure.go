@@ -51,35 +51,20 @@ func (s *Stack) Lifecycles(ctx context.Context, n, workers, offset int) (float64
 	if err != nil {
 		return 0, err
 	}
-	var next atomic.Int64
-	next.Store(int64(offset))
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
 	start := now()
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= offset+n {
-					return
-				}
-				u, e := i%Users, (i/Users)%Entitlements
-				r, err := s.Service.Submit(ctx, UserID(u), workflow.SubmitParams{Entitlements: []string{EntitlementID(e)},
-					Duration: time.Hour, Reason: "benchmark"})
-				if err == nil {
-					_, err = s.Service.Decide(ctx, "owner"+fmt.Sprint(i%2), workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
-				}
-				if err != nil {
-					once.Do(func() { firstErr = err })
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return 0, firstErr
+	err = forEach(n, workers, func(k int) error {
+		i := offset + k
+		u, e := i%Users, (i/Users)%Entitlements
+		r, err := s.Service.Submit(ctx, UserID(u), workflow.SubmitParams{Entitlements: []string{EntitlementID(e)},
+			Duration: time.Hour, Reason: "benchmark"})
+		if err != nil {
+			return err
+		}
+		_, err = s.Service.Decide(ctx, "owner"+fmt.Sprint(i%2), workflow.DecideParams{RequestID: r.ID, Outcome: access.Approve})
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
 	s.LastDecided = now().Sub(start)
 	want := before[access.GrantActive] + n
@@ -97,6 +82,32 @@ func (s *Stack) Lifecycles(ctx context.Context, n, workers, offset int) (float64
 		time.Sleep(20 * time.Millisecond)
 	}
 	return float64(n) / now().Sub(start).Seconds(), nil
+}
+
+// forEach calls op(0) … op(n-1) from workers goroutines, each index once,
+// and returns the first error; after an error no new index starts.
+func forEach(n, workers int, op func(i int) error) error {
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := op(i); err != nil {
+					once.Do(func() { firstErr = err })
+					next.Store(int64(n))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return firstErr
 }
 
 // Percentiles returns p50 and p99 of ds.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -104,30 +102,16 @@ func ProvisionPostgres(ctx context.Context, adminURL string, n, workers int) (re
 func runConcurrently(ctx context.Context, targets []connector.Target, workers int,
 	op func(context.Context, connector.Target) error) (time.Duration, []time.Duration, error) {
 	lat := make([]time.Duration, len(targets))
-	var next atomic.Int64
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
 	start := now()
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(targets) {
-					return
-				}
-				t0 := now()
-				if err := op(ctx, targets[i]); err != nil {
-					once.Do(func() { firstErr = err })
-					next.Store(int64(len(targets)))
-					return
-				}
-				lat[i] = now().Sub(t0)
-			}
-		})
-	}
-	wg.Wait()
-	return now().Sub(start), lat, firstErr
+	err := forEach(len(targets), workers, func(i int) error {
+		t0 := now()
+		if err := op(ctx, targets[i]); err != nil {
+			return err
+		}
+		lat[i] = now().Sub(t0)
+		return nil
+	})
+	return now().Sub(start), lat, err
 }
 
 // members counts the direct members of role whose names start with prefix.

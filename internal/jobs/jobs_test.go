@@ -209,15 +209,11 @@ func TestQueueProvisionsAnApprovalInOneJob(t *testing.T) {
 			t.Parallel()
 			b := setup(t, newQ)
 			ctx := t.Context()
-			now := clock.Real{}.Now()
 			var ents []string
 			for i := range 5 {
-				id := fmt.Sprintf("github:team%d", i)
-				_, key, _ := access.SplitEntitlementID(id)
-				require.NoError(t, b.st.EntitlementUpsert(ctx, &access.Entitlement{ID: id, AppID: "github", Key: key, Name: key,
-					Requestable: true, Risk: access.RiskLow, CreatedAt: now, UpdatedAt: now}))
-				ents = append(ents, id)
+				ents = append(ents, fmt.Sprintf("github:team%d", i))
 			}
+			b.addEntitlements(t, ents...)
 			var mu sync.Mutex
 			calls := map[string]int{}
 			b.backend.GrantFunc = func(tg connector.Target) error {
@@ -263,6 +259,17 @@ func TestQueueProvisionsAnApprovalInOneJob(t *testing.T) {
 	}
 }
 
+// addEntitlements adds requestable entitlements of the github app.
+func (b *testBundle) addEntitlements(t *testing.T, ids ...string) {
+	t.Helper()
+	now := clock.Real{}.Now()
+	for _, id := range ids {
+		_, key, _ := access.SplitEntitlementID(id)
+		require.NoError(t, b.st.EntitlementUpsert(t.Context(), &access.Entitlement{ID: id, AppID: "github", Key: key, Name: key,
+			Requestable: true, Risk: access.RiskLow, CreatedAt: now, UpdatedAt: now}))
+	}
+}
+
 // provisionJobs returns the arguments of the provisioning jobs in b's
 // database, oldest first.
 func provisionJobs(t *testing.T, b *testBundle) []jobs.ProvisionArgs {
@@ -296,12 +303,7 @@ func TestSweeperAddsNoSecondProvisionJob(t *testing.T) {
 	t.Parallel()
 	b := setup(t, sqliteQueue)
 	ctx := t.Context()
-	now := clock.Real{}.Now()
-	for _, id := range []string{"github:a", "github:b", "github:c"} {
-		_, key, _ := access.SplitEntitlementID(id)
-		require.NoError(t, b.st.EntitlementUpsert(ctx, &access.Entitlement{ID: id, AppID: "github", Key: key, Name: key,
-			Requestable: true, Risk: access.RiskLow, CreatedAt: now, UpdatedAt: now}))
-	}
+	b.addEntitlements(t, "github:a", "github:b", "github:c")
 	b.backend.GrantFunc = func(tg connector.Target) error {
 		if tg.EntitlementKey != "a" {
 			return &connector.RetryAfterError{After: time.Hour, Err: errors.New("429 too many requests")}

@@ -38,6 +38,27 @@ func (r *recorder) PreCommit(ctx context.Context, tx *sql.Tx, items []any) error
 	return nil
 }
 
+// holdWriter starts a transaction that holds the writer until the
+// returned release is called; release lets it finish with fn and returns
+// its InTx error. Calls made meanwhile queue for one group.
+func holdWriter(t *testing.T, st *sqldb.DB, fn func(q store.Queries) error) (release func() error) {
+	t.Helper()
+	let, holding := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- st.InTx(t.Context(), func(q store.Queries) error {
+			close(holding)
+			<-let
+			return fn(q)
+		})
+	}()
+	<-holding
+	return func() error {
+		close(let)
+		return <-done
+	}
+}
+
 // TestGroupCommitIsolatesCalls runs InTx calls that queue behind a held
 // transaction, so that they commit as one group, and checks that each
 // still behaves as a transaction of its own: a call that fails or panics
@@ -54,17 +75,9 @@ func TestGroupCommitIsolatesCalls(t *testing.T) {
 	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 
 	// The first call holds the writer until every other call is queued.
-	release := make(chan struct{})
-	holding := make(chan struct{})
-	holderDone := make(chan error, 1)
-	go func() {
-		holderDone <- st.InTx(ctx, func(q store.Queries) error {
-			close(holding)
-			<-release
-			return q.AppUpsert(ctx, &access.App{ID: "holder", Source: access.SourceConfig, CreatedAt: now, UpdatedAt: now})
-		})
-	}()
-	<-holding
+	release := holdWriter(t, st, func(q store.Queries) error {
+		return q.AppUpsert(ctx, &access.App{ID: "holder", Source: access.SourceConfig, CreatedAt: now, UpdatedAt: now})
+	})
 	_, _, groups0, grouped0, ok := st.WriterStats()
 	require.True(t, ok)
 
@@ -110,9 +123,8 @@ func TestGroupCommitIsolatesCalls(t *testing.T) {
 	}
 	// Every call queues behind the holder before it lets go.
 	require.Eventually(t, func() bool { return st.GroupQueued() == n }, 10*time.Second, time.Millisecond)
-	close(release)
+	require.NoError(t, release())
 	wg.Wait()
-	require.NoError(t, <-holderDone)
 
 	var want []string
 	for i := range n {
@@ -254,17 +266,7 @@ func TestGroupCommitSurvivesGoexit(t *testing.T) {
 			return q.AppUpsert(ctx, &access.App{ID: id, Source: access.SourceConfig, CreatedAt: now, UpdatedAt: now})
 		}
 	}
-	release := make(chan struct{})
-	holding := make(chan struct{})
-	holderDone := make(chan error, 1)
-	go func() {
-		holderDone <- st.InTx(ctx, func(q store.Queries) error {
-			close(holding)
-			<-release
-			return upsert("holder")(q)
-		})
-	}()
-	<-holding
+	release := holdWriter(t, st, upsert("holder"))
 	results := make([]error, 3)
 	var wg sync.WaitGroup
 	for i, fn := range []func(q store.Queries) error{
@@ -282,8 +284,7 @@ func TestGroupCommitSurvivesGoexit(t *testing.T) {
 		// Queued in this order, behind the holder.
 		require.Eventually(t, func() bool { return st.GroupQueued() == i+1 }, 10*time.Second, time.Millisecond)
 	}
-	close(release)
-	require.NoError(t, <-holderDone)
+	require.NoError(t, release())
 	wg.Wait()
 	require.ErrorContains(t, results[0], "Goexit", "rolled back with the group it shared")
 	require.ErrorContains(t, results[1], "Goexit")
@@ -307,17 +308,7 @@ func TestGroupCommitCallerGivesUp(t *testing.T) {
 	ctx := t.Context()
 	st := sqlite.OpenTest(t)
 	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
-	release := make(chan struct{})
-	holding := make(chan struct{})
-	holderDone := make(chan error, 1)
-	go func() {
-		holderDone <- st.InTx(ctx, func(q store.Queries) error {
-			close(holding)
-			<-release
-			return nil
-		})
-	}()
-	<-holding
+	release := holdWriter(t, st, func(store.Queries) error { return nil })
 	callCtx, cancel := context.WithCancel(ctx)
 	var ran atomic.Bool
 	done := make(chan error, 1)
@@ -330,8 +321,7 @@ func TestGroupCommitCallerGivesUp(t *testing.T) {
 	require.Eventually(t, func() bool { return st.GroupQueued() == 1 }, 10*time.Second, time.Millisecond)
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled, "answered while the writer is still held")
-	close(release)
-	require.NoError(t, <-holderDone)
+	require.NoError(t, release())
 	require.NoError(t, st.InTx(ctx, func(q store.Queries) error { return nil }), "the group after it commits")
 	require.False(t, ran.Load(), "an abandoned call never runs")
 	_, err := st.AppGetByID(ctx, "abandoned")
