@@ -102,7 +102,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			cpu1, _ := processCPU()
 			if busy1, turns1, groups1, grouped1, _ := st.WriterStats(); wOK {
 				wall := time.Since(wall0) //nolint:forbidigo // measuring elapsed wall time
-				fmt.Fprintf(stderr, "bench %s: writer held about %.0f%% of the run (holds that began before it count in full), %.1f turns and %s per lifecycle; %.1f calls per group commit\n", tg.name,
+				fmt.Fprintf(stderr, "bench %s: writer held %.0f%% of the run, %.1f turns and %s per lifecycle; %.1f calls per group commit\n", tg.name,
 					100*float64(busy1-busy0)/float64(wall), float64(turns1-turns0)/float64(*lifecycles),
 					ms((busy1-busy0)/time.Duration(*lifecycles)), float64(grouped1-grouped0)/float64(max(1, groups1-groups0)))
 			}

@@ -327,3 +327,25 @@ func TestGroupCommitCallerGivesUp(t *testing.T) {
 	_, err := st.AppGetByID(ctx, "abandoned")
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
+
+// TestWriterStatsCountTheTurnBeingHeld checks the writer's busy time
+// grows while a transaction still holds it (so that a window's occupancy
+// is the difference of two readings), and the turn is counted once given
+// back.
+func TestWriterStatsCountTheTurnBeingHeld(t *testing.T) {
+	t.Parallel()
+	st := sqlite.OpenTest(t)
+	busy0, turns0, _, _, ok := st.WriterStats()
+	require.True(t, ok)
+	release := holdWriter(t, st, func(store.Queries) error { return nil })
+	require.Eventually(t, func() bool {
+		busy, _, _, _, _ := st.WriterStats()
+		return busy > busy0
+	}, 10*time.Second, time.Millisecond, "the turn being held counts")
+	busyHeld, turnsHeld, _, _, _ := st.WriterStats()
+	require.Equal(t, turns0, turnsHeld, "not given back yet")
+	require.NoError(t, release())
+	busy1, turns1, _, _, _ := st.WriterStats()
+	require.Greater(t, turns1, turns0)
+	require.GreaterOrEqual(t, busy1, busyHeld)
+}

@@ -30,9 +30,11 @@ type serialConnector struct {
 	inner driver.Connector
 	turn  chan struct{}
 
-	// took is when the holder took the turn (written by the holder only);
-	// busy sums the time the turn was held and turns counts them.
-	took  time.Time
+	// base is the origin of held; held is when the current holder took
+	// the turn, in nanoseconds after base plus one (0: nobody holds it);
+	// busy sums the time of the turns given back and turns counts them.
+	base  time.Time
+	held  atomic.Int64
 	busy  atomic.Int64
 	turns atomic.Uint64
 
@@ -41,7 +43,7 @@ type serialConnector struct {
 }
 
 func newSerialConnector(inner driver.Connector) *serialConnector {
-	return &serialConnector{inner: inner, turn: make(chan struct{}, 1)}
+	return &serialConnector{inner: inner, turn: make(chan struct{}, 1), base: stopwatch()}
 }
 
 // Connect returns a new handle on the shared connection, opening it first
@@ -85,7 +87,7 @@ func (s *serialConnector) acquire(ctx context.Context) error {
 	}
 	select {
 	case s.turn <- struct{}{}:
-		s.took = stopwatch()
+		s.held.Store(int64(stopwatch().Sub(s.base)) + 1)
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -93,14 +95,21 @@ func (s *serialConnector) acquire(ctx context.Context) error {
 }
 
 func (s *serialConnector) release() {
-	s.busy.Add(int64(stopwatch().Sub(s.took)))
+	took := s.held.Swap(0) - 1
+	s.busy.Add(int64(stopwatch().Sub(s.base)) - took)
 	s.turns.Add(1)
 	<-s.turn
 }
 
-// stats returns how long the writer was held in all, and how many times.
+// stats returns how long the writer has been held in all, the turn being
+// held included up to now (so that the difference of two calls is the
+// time held between them), and how many turns were given back.
 func (s *serialConnector) stats() (time.Duration, uint64) {
-	return time.Duration(s.busy.Load()), s.turns.Load()
+	busy := s.busy.Load()
+	if took := s.held.Load(); took != 0 {
+		busy += int64(stopwatch().Sub(s.base)) - (took - 1)
+	}
+	return time.Duration(busy), s.turns.Load()
 }
 
 // stopwatch reads the monotonic clock to measure how long the writer is
