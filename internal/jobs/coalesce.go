@@ -114,6 +114,7 @@ func mergeBatch(all, b workflow.Batch) workflow.Batch {
 	all.Revoke = append(all.Revoke, b.Revoke...)
 	all.RevokeDue = append(all.RevokeDue, b.RevokeDue...)
 	all.Deliver = append(all.Deliver, b.Deliver...)
+	all.DeliverEach = append(all.DeliverEach, b.DeliverEach...)
 	all.TimeOut = append(all.TimeOut, b.TimeOut...)
 	all.Remind = append(all.Remind, b.Remind...)
 	all.ExtendTarget = append(all.ExtendTarget, b.ExtendTarget...)

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -274,22 +276,33 @@ func (b *testBundle) addEntitlements(t *testing.T, ids ...string) {
 // database, oldest first.
 func provisionJobs(t *testing.T, b *testBundle) []jobs.ProvisionArgs {
 	t.Helper()
+	var out []jobs.ProvisionArgs
+	for _, raw := range jobArgs(t, b, "provision") {
+		var a jobs.ProvisionArgs
+		require.NoError(t, json.Unmarshal(raw, &a))
+		out = append(out, a)
+	}
+	return out
+}
+
+// jobArgs returns the JSON arguments of the River jobs of kind in b's
+// database, oldest first.
+func jobArgs(t *testing.T, b *testBundle, kind string) [][]byte {
+	t.Helper()
 	sq, ok := b.st.(interface{ SQL() *sql.DB })
 	require.True(t, ok, "the store exposes its *sql.DB")
 	col := "args::text"
 	if b.st.Dialect() == "sqlite" {
 		col = "json(args)" // River keeps it as JSONB
 	}
-	rows, err := sq.SQL().QueryContext(t.Context(), `SELECT `+col+` FROM river_job WHERE kind = 'provision' ORDER BY id`)
+	rows, err := sq.SQL().QueryContext(t.Context(), `SELECT `+col+` FROM river_job WHERE kind = '`+kind+`' ORDER BY id`)
 	require.NoError(t, err)
 	defer rows.Close() //nolint:errcheck // rows.Err is checked
-	var out []jobs.ProvisionArgs
+	var out [][]byte
 	for rows.Next() {
 		var raw []byte
 		require.NoError(t, rows.Scan(&raw))
-		var a jobs.ProvisionArgs
-		require.NoError(t, json.Unmarshal(raw, &a))
-		out = append(out, a)
+		out = append(out, raw)
 	}
 	require.NoError(t, rows.Err())
 	return out
@@ -321,6 +334,83 @@ func TestSweeperAddsNoSecondProvisionJob(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, res.Provisions, "the sweeper finds the stalled grants")
 	require.Len(t, provisionJobs(t, b), 3, "and their jobs are the ones already waiting")
+}
+
+// deliveryJobs returns the notification IDs of each delivery job in b's
+// database, oldest first.
+func deliveryJobs(t *testing.T, b *testBundle) [][]string {
+	t.Helper()
+	var out [][]string
+	for _, raw := range jobArgs(t, b, "deliver") {
+		var a jobs.DeliverArgs
+		require.NoError(t, json.Unmarshal(raw, &a))
+		out = append(out, a.NotificationIDs)
+	}
+	return out
+}
+
+// limitedNotifier answers every delivery to one recipient with Slack's
+// 429 and an hour's Retry-After.
+type limitedNotifier struct{ recipient string }
+
+func (l limitedNotifier) Deliver(_ context.Context, n *access.Notification) error {
+	if n.RecipientID == l.recipient {
+		return &connector.RetryAfterError{After: time.Hour, Err: errors.New("slack: rate limited")}
+	}
+	return nil
+}
+
+// TestDeliveryRetriesAFailureInAJobOfItsOwn submits two requests whose
+// approver's DMs are rate-limited: the requester's copies are sent, each
+// approver's DM is retried in a job of its own due when Slack asked, and
+// the sweeper, finding both stalled, adds no second job for them.
+func TestDeliveryRetriesAFailureInAJobOfItsOwn(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqliteQueue)
+	ctx := t.Context()
+	b.addEntitlements(t, "github:read")
+	b.svc.SetNotifier(limitedNotifier{recipient: "bob"})
+	var bobs []string
+	sent := map[string]bool{}
+	for _, ent := range []string{"github:admin", "github:read"} {
+		r, err := b.svc.Submit(ctx, "alice", workflow.SubmitParams{Entitlements: []string{ent}, Duration: time.Hour, Reason: "incident"})
+		require.NoError(t, err)
+		ns, err := b.st.NotificationListByRequest(ctx, r.ID)
+		require.NoError(t, err)
+		require.Len(t, ns, 2)
+		for _, n := range ns {
+			if n.RecipientID == "bob" {
+				bobs = append(bobs, n.ID)
+			} else {
+				sent[n.ID] = true
+			}
+		}
+	}
+	require.Len(t, bobs, 2)
+	waitFor(t, "each rate-limited DM's own job", func() bool {
+		var alone []string
+		for _, ids := range deliveryJobs(t, b) {
+			if len(ids) == 1 && slices.Contains(bobs, ids[0]) {
+				alone = append(alone, ids[0])
+			}
+		}
+		return len(alone) == 2
+	})
+	jobs0 := len(deliveryJobs(t, b))
+	for _, id := range append(slices.Clone(bobs), slices.Collect(maps.Keys(sent))...) {
+		got, err := b.st.NotificationGetByID(ctx, id)
+		require.NoError(t, err)
+		if sent[id] {
+			require.Equal(t, access.NotificationSent, got.State, "the requester's copies are not held back")
+		} else {
+			require.Equal(t, access.NotificationPending, got.State)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond) // stalled: pending for longer than StallAfter (1 s in setup)
+	res, err := b.svc.Sweep(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Deliveries, "the sweeper finds the pending DMs")
+	require.Len(t, deliveryJobs(t, b), jobs0, "and their jobs are the ones already waiting")
 }
 
 // TestQueueRetriesThenFails checks River retries provisioning with backoff

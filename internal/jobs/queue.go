@@ -352,6 +352,9 @@ func (q *Queue) params(b workflow.Batch) []river.InsertManyParams {
 	for ids := range slices.Chunk(b.Deliver, maxDeliverIDs) {
 		add(DeliverArgs{NotificationIDs: ids}, &river.InsertOpts{MaxAttempts: workflow.MaxDeliveryAttempts + 2, Priority: 2})
 	}
+	for _, id := range dedupe(b.DeliverEach) {
+		add(DeliverArgs{NotificationIDs: []string{id}}, &river.InsertOpts{MaxAttempts: workflow.MaxDeliveryAttempts + 2, Priority: 2})
+	}
 	for _, r := range b.TimeOut {
 		add(TimeOutArgs{RequestID: r.ID}, &river.InsertOpts{ScheduledAt: r.At, MaxAttempts: 50})
 	}

@@ -133,29 +133,46 @@ func (w *provisionWorker) Work(ctx context.Context, j *river.Job[ProvisionArgs])
 		})
 	}
 	wg.Wait()
-	var retries []river.InsertManyParams
+	var args []river.JobArgs
 	var failed []error
-	now := w.q.clock.Now()
 	for i, err := range errs {
-		if err == nil {
-			continue
+		if err != nil {
+			args = append(args, ProvisionArgs{GrantID: ids[i]})
+			failed = append(failed, fmt.Errorf("grant %s: %w", ids[i], err))
 		}
-		failed = append(failed, fmt.Errorf("grant %s: %w", ids[i], err))
-		wait := w.q.cfg.RetryBase
-		if after, ok := connector.RetryAfter(err); ok {
-			wait = max(after, time.Second)
-		}
-		retries = append(retries, river.InsertManyParams{Args: ProvisionArgs{GrantID: ids[i]},
-			InsertOpts: &river.InsertOpts{MaxAttempts: w.q.cfg.ProvisionAttempts + 2, ScheduledAt: now.Add(wait), UniqueOpts: uniqueOpts()}})
 	}
-	if len(retries) == 0 {
+	if len(args) == 0 {
 		return nil
 	}
-	if err := w.q.insertMany(context.WithoutCancel(ctx), retries); err != nil {
-		return errors.Join(append(failed, fmt.Errorf("enqueue the retries: %w", err))...)
+	if err := w.q.retryAlone(ctx, args, failed, river.InsertOpts{MaxAttempts: w.q.cfg.ProvisionAttempts + 2}); err != nil {
+		return errors.Join(append(failed, err)...)
 	}
-	w.q.log.InfoContext(ctx, "provisioning retries each grant that failed in a job of its own", "failed", len(retries), "of", len(ids),
+	w.q.log.InfoContext(ctx, "provisioning retries each grant that failed in a job of its own", "failed", len(args), "of", len(ids),
 		"err", errors.Join(failed...))
+	return nil
+}
+
+// retryAlone gives each failed item of a shared job a job of its own
+// (args[i], unique by its arguments, so never a second one beside a job
+// already waiting for the item), due after the wait errs[i] says its
+// target asked for (Retry-After) or else the first retry delay; River's
+// backoff takes it from there.
+func (q *Queue) retryAlone(ctx context.Context, args []river.JobArgs, errs []error, opts river.InsertOpts) error {
+	now := q.clock.Now()
+	ps := make([]river.InsertManyParams, len(args))
+	for i := range args {
+		wait := q.cfg.RetryBase
+		if after, ok := connector.RetryAfter(errs[i]); ok {
+			wait = max(after, time.Second)
+		}
+		o := opts
+		o.ScheduledAt = now.Add(wait)
+		o.UniqueOpts = uniqueOpts()
+		ps[i] = river.InsertManyParams{Args: args[i], InsertOpts: &o}
+	}
+	if err := q.insertMany(context.WithoutCancel(ctx), ps); err != nil {
+		return fmt.Errorf("enqueue the retries: %w", err)
+	}
 	return nil
 }
 
@@ -192,13 +209,39 @@ type deliverWorker struct {
 	q *Queue
 }
 
-// Work delivers every notification of the batch, and fails (to be retried
-// by River) if any failed; delivered ones are skipped on the retry.
+// Work delivers every notification of the batch. Those that failed are
+// retried in jobs of their own (see retryAlone); a job of one, or a batch
+// whose sends could not be saved, fails instead, to be retried by River
+// (snoozed as long as a rate-limited recipient asked), and delivered ones
+// are skipped on the retry.
 func (w *deliverWorker) Work(ctx context.Context, j *river.Job[DeliverArgs]) error {
 	// A service that saves a batch in one transaction does it in one
 	// commit instead of one per notification.
 	if b, ok := w.q.svc.(batchDeliverer); ok {
-		return b.DeliverAll(ctx, j.Args.NotificationIDs)
+		err := b.DeliverAll(ctx, j.Args.NotificationIDs)
+		f, isF := errors.AsType[*workflow.DeliveryFailures](err)
+		switch {
+		case err == nil:
+			return nil
+		case !isF:
+			return err
+		case len(j.Args.NotificationIDs) < 2 || f.Other != nil:
+			// A job of one, or nothing saved: this job retries.
+			return batchResult(f.Unwrap())
+		}
+		// Each that failed is retried in a job of its own, so that one
+		// rate-limited recipient does not set the pace of the others'
+		// retries, and a notification never has two jobs at once.
+		args := make([]river.JobArgs, len(f.IDs))
+		for i, id := range f.IDs {
+			args[i] = DeliverArgs{NotificationIDs: []string{id}}
+		}
+		if err := w.q.retryAlone(ctx, args, f.Errs, river.InsertOpts{MaxAttempts: workflow.MaxDeliveryAttempts + 2, Priority: 2}); err != nil {
+			return errors.Join(err, f)
+		}
+		w.q.log.InfoContext(ctx, "delivery retries each notification that failed in a job of its own", "failed", len(f.IDs),
+			"of", len(j.Args.NotificationIDs))
+		return nil
 	}
 	var errs []error
 	for _, id := range j.Args.NotificationIDs {

@@ -55,6 +55,18 @@ func TestDeliverAll(t *testing.T) {
 			err = b.svc.DeliverAll(ctx, ids)
 			var retry *workflow.RetryableError
 			require.ErrorAs(t, err, &retry, "carol's copy failed and will be retried")
+			f, ok := errors.AsType[*workflow.DeliveryFailures](err)
+			require.True(t, ok, "the failures by notification")
+			var carols []string
+			for _, n := range ns {
+				if n.RecipientID == b.id("carol") {
+					carols = append(carols, n.ID)
+				}
+			}
+			require.NotEmpty(t, carols)
+			require.ElementsMatch(t, carols, f.IDs, "exactly carol's copies failed")
+			require.Len(t, f.Errs, len(f.IDs))
+			require.NoError(t, f.Other, "what was sent was saved")
 			require.NoError(t, b.svc.DeliverAll(ctx, ids[:1]), "an unknown notification is nothing to do")
 
 			err = b.svc.DeliverAll(ctx, ids)

@@ -43,6 +43,9 @@ type Batch struct {
 	RevokeDue []Timed
 	// Deliver lists notifications to deliver now (one job for all).
 	Deliver []string
+	// DeliverEach lists notifications to deliver now, a job each (unique
+	// by notification, like ProvisionEach: the sweeper's).
+	DeliverEach []string
 	// TimeOut lists requests to time out at a time.
 	TimeOut []Timed
 	// Remind lists automatic reminders.
@@ -68,7 +71,7 @@ type Reminder struct {
 
 // Empty reports whether b has no work.
 func (b Batch) Empty() bool {
-	return len(b.Provision)+len(b.ProvisionEach)+len(b.Revoke)+len(b.RevokeDue)+len(b.Deliver)+len(b.TimeOut)+len(b.Remind)+len(b.ExtendTarget) == 0
+	return len(b.Provision)+len(b.ProvisionEach)+len(b.Revoke)+len(b.RevokeDue)+len(b.Deliver)+len(b.DeliverEach)+len(b.TimeOut)+len(b.Remind)+len(b.ExtendTarget) == 0
 }
 
 // Enqueuer schedules background jobs. Enqueue is idempotent: the same job

@@ -118,12 +118,12 @@ const deliverParallel = 8
 // states in one transaction (one commit instead of one per notification).
 // It sends to up to deliverParallel recipients at once, each recipient's
 // notifications one after the other in the order given (a DM that updates
-// an earlier one comes after it). It returns the errors of those that
-// failed, joined; nothing is sent twice when it runs again.
+// an earlier one comes after it). The error, when some failed, is a
+// *DeliveryFailures; nothing is sent twice when it runs again.
 func (s *Service) DeliverAll(ctx context.Context, notificationIDs []string) error {
 	var (
 		done []delivery
-		errs []error
+		fail DeliveryFailures
 	)
 	var recipients []string
 	byRecipient := map[string][]*access.Notification{}
@@ -135,7 +135,7 @@ func (s *Service) DeliverAll(ctx context.Context, notificationIDs []string) erro
 		seen[id] = true
 		n, pending, err := s.pendingNotification(ctx, id)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("notification %s: %w", id, err))
+			fail.add(id, err)
 			continue
 		}
 		if !pending {
@@ -168,11 +168,11 @@ func (s *Service) DeliverAll(ctx context.Context, notificationIDs []string) erro
 		})
 	}
 	wg.Wait()
-	for _, rs := range results {
-		for _, r := range rs {
+	for i, rs := range results {
+		for j, r := range rs {
 			switch {
 			case r.err != nil:
-				errs = append(errs, r.err)
+				fail.add(byRecipient[recipients[i]][j].ID, r.err)
 			case r.ok:
 				done = append(done, r.d)
 			}
@@ -192,15 +192,44 @@ func (s *Service) DeliverAll(ctx context.Context, notificationIDs []string) erro
 			return nil
 		})
 		if err != nil {
-			return errors.Join(append(errs, err)...)
+			fail.Other = err
+			return &fail
 		}
 	}
 	for _, d := range done {
 		if err := s.delivered(ctx, d); err != nil {
-			errs = append(errs, fmt.Errorf("notification %s: %w", d.n.ID, err))
+			fail.add(d.n.ID, err)
 		}
 	}
-	return errors.Join(errs...)
+	if len(fail.IDs) == 0 {
+		return nil
+	}
+	return &fail
+}
+
+// DeliveryFailures is DeliverAll's error: the notifications that failed
+// (IDs, with the error of each at the same index in Errs; a pending one's
+// is a *RetryableError), and Other when what was sent could not be saved
+// (then everything is to be tried again). It unwraps to every error.
+type DeliveryFailures struct {
+	IDs   []string
+	Errs  []error
+	Other error
+}
+
+func (f *DeliveryFailures) add(id string, err error) {
+	f.IDs = append(f.IDs, id)
+	f.Errs = append(f.Errs, fmt.Errorf("notification %s: %w", id, err))
+}
+
+func (f *DeliveryFailures) Error() string { return errors.Join(f.Unwrap()...).Error() }
+
+// Unwrap returns the notifications' errors and Other.
+func (f *DeliveryFailures) Unwrap() []error {
+	if f.Other == nil {
+		return f.Errs
+	}
+	return append(append([]error{}, f.Errs...), f.Other)
 }
 
 // TimeOut ends requestID if it is still pending at its PendingUntil. An
@@ -539,7 +568,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		return res, fmt.Errorf("list pending notifications: %w", err)
 	}
 	for _, n := range ns {
-		b.Deliver = append(b.Deliver, n.ID)
+		b.DeliverEach = append(b.DeliverEach, n.ID)
 		res.Deliveries++
 	}
 	if !b.Empty() {
