@@ -219,7 +219,7 @@ func (w *deliverWorker) Work(ctx context.Context, j *river.Job[DeliverArgs]) err
 	// commit instead of one per notification.
 	if b, ok := w.q.svc.(batchDeliverer); ok {
 		err := b.DeliverAll(ctx, j.Args.NotificationIDs)
-		f, isF := errors.AsType[*workflow.DeliveryFailures](err)
+		f, isF := errors.AsType[*workflow.DeliveryError](err)
 		switch {
 		case err == nil:
 			return nil

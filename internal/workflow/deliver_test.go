@@ -55,7 +55,7 @@ func TestDeliverAll(t *testing.T) {
 			err = b.svc.DeliverAll(ctx, ids)
 			var retry *workflow.RetryableError
 			require.ErrorAs(t, err, &retry, "carol's copy failed and will be retried")
-			f, ok := errors.AsType[*workflow.DeliveryFailures](err)
+			f, ok := errors.AsType[*workflow.DeliveryError](err)
 			require.True(t, ok, "the failures by notification")
 			var carols []string
 			for _, n := range ns {

@@ -119,11 +119,11 @@ const deliverParallel = 8
 // It sends to up to deliverParallel recipients at once, each recipient's
 // notifications one after the other in the order given (a DM that updates
 // an earlier one comes after it). The error, when some failed, is a
-// *DeliveryFailures; nothing is sent twice when it runs again.
+// *DeliveryError; nothing is sent twice when it runs again.
 func (s *Service) DeliverAll(ctx context.Context, notificationIDs []string) error {
 	var (
 		done []delivery
-		fail DeliveryFailures
+		fail DeliveryError
 	)
 	var recipients []string
 	byRecipient := map[string][]*access.Notification{}
@@ -207,25 +207,25 @@ func (s *Service) DeliverAll(ctx context.Context, notificationIDs []string) erro
 	return &fail
 }
 
-// DeliveryFailures is DeliverAll's error: the notifications that failed
+// DeliveryError is DeliverAll's error: the notifications that failed
 // (IDs, with the error of each at the same index in Errs; a pending one's
 // is a *RetryableError), and Other when what was sent could not be saved
 // (then everything is to be tried again). It unwraps to every error.
-type DeliveryFailures struct {
+type DeliveryError struct {
 	IDs   []string
 	Errs  []error
 	Other error
 }
 
-func (f *DeliveryFailures) add(id string, err error) {
+func (f *DeliveryError) add(id string, err error) {
 	f.IDs = append(f.IDs, id)
 	f.Errs = append(f.Errs, fmt.Errorf("notification %s: %w", id, err))
 }
 
-func (f *DeliveryFailures) Error() string { return errors.Join(f.Unwrap()...).Error() }
+func (f *DeliveryError) Error() string { return errors.Join(f.Unwrap()...).Error() }
 
 // Unwrap returns the notifications' errors and Other.
-func (f *DeliveryFailures) Unwrap() []error {
+func (f *DeliveryError) Unwrap() []error {
 	if f.Other == nil {
 		return f.Errs
 	}
