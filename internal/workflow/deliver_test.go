@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -66,6 +67,9 @@ func TestDeliverAll(t *testing.T) {
 			require.NotEmpty(t, carols)
 			require.ElementsMatch(t, carols, f.IDs, "exactly carol's copies failed")
 			require.Len(t, f.Errs, len(f.IDs))
+			for i, e := range f.Errs {
+				require.Equal(t, 1, strings.Count(e.Error(), f.IDs[i]), "each error names its notification once: %v", e)
+			}
 			require.NoError(t, f.Other, "what was sent was saved")
 			require.NoError(t, b.svc.DeliverAll(ctx, ids[:1]), "an unknown notification is nothing to do")
 

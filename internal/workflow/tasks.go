@@ -160,10 +160,7 @@ func (s *Service) DeliverAll(ctx context.Context, notificationIDs []string) erro
 			defer func() { <-sem }()
 			for _, n := range byRecipient[r] {
 				d, ok, err := s.sendLoaded(ctx, n)
-				if err != nil {
-					err = fmt.Errorf("notification %s: %w", n.ID, err)
-				}
-				results[i] = append(results[i], sent{d, ok, err})
+				results[i] = append(results[i], sent{d, ok, err}) // DeliveryError.add names the notification
 			}
 		})
 	}
