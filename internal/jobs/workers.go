@@ -252,12 +252,13 @@ func (w *deliverWorker) Work(ctx context.Context, j *river.Job[DeliverArgs]) err
 	return batchResult(errs)
 }
 
-// batchResult is the outcome of a job that works a batch (notifications
-// to deliver, grants to provision): when a recipient's service or a
-// target rate-limited any of them (Slack's 429 Retry-After), the job waits
-// as long as the longest wait asked (a snooze, which River does not count
-// as a failed attempt) and then retries the unfinished ones; otherwise the
-// joined errors go to River's backoff.
+// batchResult is the outcome of a delivery job that retries as a whole
+// (a job of one notification, or a batch whose sends could not be saved):
+// when a recipient's service rate-limited any of them (Slack's 429
+// Retry-After), the job waits as long as the longest wait asked (a
+// snooze, which River does not count as a failed attempt) and then
+// retries the unfinished ones; otherwise the joined errors go to River's
+// backoff.
 func batchResult(errs []error) error {
 	var wait time.Duration
 	for _, err := range errs {
